@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import yaml
+from django import forms
+from django.contrib import admin, messages
+
+from curation.campaigns.config import load_yaml
+from curation.campaigns.models import Campaign, Candidate, CriticScore, GenerationBatch
+from curation.campaigns.services import campaign_create_or_update, campaign_start
+from curation.core.errors import AssayError
+
+
+class CampaignForm(forms.ModelForm):
+    """Admins edit the same YAML that create_campaign reads, validated by the same config."""
+
+    config_yaml = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 30, "cols": 100}), label="Config (YAML)"
+    )
+
+    class Meta:
+        model = Campaign
+        fields: list[str] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["config_yaml"] = yaml.safe_dump(
+                self.instance.config, sort_keys=False, allow_unicode=True
+            )
+        else:
+            self.initial["config_yaml"] = "slug: my-campaign\nsource: my-source\ncount: 100\n"
+
+    def clean_config_yaml(self):
+        try:
+            config = load_yaml(self.cleaned_data["config_yaml"], origin="config")
+        except AssayError as e:
+            raise forms.ValidationError(str(e)) from None
+        if self.instance.pk and config.slug != self.instance.slug:
+            raise forms.ValidationError("the slug of an existing campaign cannot change")
+        self.parsed = config
+        return self.cleaned_data["config_yaml"]
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignForm
+    list_display = ("slug", "name", "status", "count", "source", "updated_at")
+    list_filter = ("status",)
+    actions = ["run"]
+
+    def save_model(self, request, obj, form, change):
+        try:
+            campaign, _ = campaign_create_or_update(config=form.parsed)
+        except AssayError as e:
+            self.message_user(request, str(e), messages.ERROR)
+            return
+        obj.pk = campaign.pk
+        obj.refresh_from_db()
+
+    @admin.action(description="Run (queue generation and scoring)")
+    def run(self, request, queryset):
+        for campaign in queryset:
+            n = campaign_start(campaign=campaign)
+            self.message_user(request, f"{campaign.slug}: {n} generation batches queued")
+
+
+class ScoreInline(admin.TabularInline):
+    model = CriticScore
+    extra = 0
+    readonly_fields = ("critic", "version", "score", "passed", "label", "rationale")
+    can_delete = False
+
+
+@admin.register(Candidate)
+class CandidateAdmin(admin.ModelAdmin):
+    list_display = ("id", "campaign", "status", "prompt", "priority")
+    list_filter = ("status", "campaign")
+    search_fields = ("prompt", "response")
+    list_select_related = ("campaign",)
+    inlines = [ScoreInline]
+    readonly_fields = [f.name for f in Candidate._meta.fields]
+
+
+@admin.register(GenerationBatch)
+class GenerationBatchAdmin(admin.ModelAdmin):
+    list_display = ("campaign", "index", "start", "size", "status", "attempts", "updated_at")
+    list_filter = ("status",)

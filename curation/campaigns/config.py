@@ -1,0 +1,120 @@
+"""The campaign config (CONTRACT "Campaign config"), validated where it enters:
+YAML from `create_campaign`, the admin form, the API."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from curation.core.errors import InvalidInput
+from workers.critics import CriticSettingsError, build_panel
+from workers.generation import BACKENDS, DEFAULT_MODEL
+from workers.generation.prompts import DEFAULT_TEMPLATE, TemplateProblem, check_template
+
+SLUG = r"^[a-z0-9][a-z0-9_-]{0,99}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SamplingConfig(_Strict):
+    temperature: float = Field(0.8, ge=0, le=5)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_tokens: int = Field(256, ge=1, le=32768)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+class GeneratorConfig(_Strict):
+    backend: Literal["transformers", "vllm", "openai"] = "transformers"
+    model: str = DEFAULT_MODEL
+    params: SamplingConfig = SamplingConfig()
+
+
+class ReviewConfig(_Strict):
+    per_item: int = Field(1, ge=1, le=10)
+    overlap: float = Field(0.0, ge=0, le=1)
+
+
+class MixtureConfig(_Strict):
+    max_synthetic: float = Field(0.3, ge=0, lt=1)
+    balance_by: str | None = None
+    max_depth: int = Field(1, ge=1, le=100)
+
+
+class CampaignConfig(_Strict):
+    slug: str = Field(pattern=SLUG)
+    name: str = ""
+    task: Literal["instruction", "chat"] = "instruction"
+    source: str = Field(min_length=1)
+    count: int = Field(ge=1, le=10_000_000)
+    generator: GeneratorConfig = GeneratorConfig()
+    prompt_template: str = DEFAULT_TEMPLATE
+    fewshot: int = Field(3, ge=0, le=32)  # seed examples per prompt
+    diversity: dict[str, list[str]] = Field(default_factory=dict)
+    critics: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    review: ReviewConfig = ReviewConfig()
+    mixture: MixtureConfig = MixtureConfig()
+
+    @field_validator("diversity")
+    @classmethod
+    def _attributes_are_names(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, values in value.items():
+            if not name.isidentifier() or name == "examples":
+                raise ValueError(f"attribute {name!r} must be a plain identifier other than 'examples'")
+            if not values:
+                raise ValueError(f"attribute {name!r} needs at least one value")
+        return value
+
+    @field_validator("critics", mode="before")
+    @classmethod
+    def _no_null_critics(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: (v if v is not None else {}) for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _check_parts(self) -> CampaignConfig:
+        if not self.name:
+            self.name = self.slug
+        if self.generator.backend != "openai" and self.generator.backend not in BACKENDS:
+            raise ValueError(f"generator.backend {self.generator.backend!r} is not available")
+        try:
+            build_panel(self.critics)
+        except CriticSettingsError as e:
+            raise ValueError(str(e)) from e
+        sample_row = {"prompt": "a question?", "response": "an answer."}
+        sample = {"examples": [sample_row], **{k: v[0] for k, v in self.diversity.items()}}
+        try:
+            check_template(self.prompt_template, sample)
+        except TemplateProblem as e:
+            raise ValueError(str(e)) from e
+        return self
+
+
+def _first_error(e: ValidationError) -> str:
+    err = e.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "config"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{where}: {msg}"
+
+
+def parse_config(data: Any, *, origin: str = "config") -> CampaignConfig:
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{origin}: expected a mapping of campaign settings")
+    try:
+        return CampaignConfig.model_validate(data)
+    except ValidationError as e:
+        raise InvalidInput(f"{origin}: {_first_error(e)}") from None
+
+
+def load_yaml(text: str, *, origin: str) -> CampaignConfig:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        raise InvalidInput(f"{origin}{line}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    return parse_config(data, origin=origin)

@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from curation.sources.models import Source, TaskKind
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", "draft"
+    RUNNING = "running", "running"
+    DONE = "done", "done"
+    FAILED = "failed", "failed"
+
+
+class Campaign(models.Model):
+    """A generation campaign. `config` is the validated CampaignConfig (campaigns/config.py);
+    the columns beside it are what queries filter on."""
+
+    slug = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    task = models.CharField(max_length=16, choices=TaskKind.choices, default=TaskKind.INSTRUCTION)
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="campaigns")
+    count = models.PositiveIntegerField()
+    config = models.JSONField()
+    status = models.CharField(max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=CampaignStatus.values), name="campaign_status_valid"
+            ),
+        ]
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class BatchStatus(models.TextChoices):
+    PENDING = "pending", "pending"
+    RUNNING = "running", "running"
+    DONE = "done", "done"
+    FAILED = "failed", "failed"
+
+
+class GenerationBatch(models.Model):
+    """One generation task's worth of slots [start, start + size). A retried batch
+    fills only its missing slots, so it never duplicates a candidate."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="batches")
+    index = models.PositiveIntegerField()
+    start = models.PositiveIntegerField()
+    size = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    prompt_template = models.TextField(blank=True)  # the template this batch rendered (provenance)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "index"], name="batch_unique_index"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=BatchStatus.values), name="batch_status_valid"
+            ),
+        ]
+        ordering = ["campaign", "index"]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.index}"
+
+
+class CandidateStatus(models.TextChoices):
+    GENERATED = "generated", "generated"
+    SCORED = "scored", "scored"  # transient: critics done, triage not yet
+    AUTO_REJECTED = "auto_rejected", "auto-rejected"
+    IN_REVIEW = "in_review", "in review"
+    APPROVED = "approved", "approved"
+    REJECTED = "rejected", "rejected"
+
+
+class Origin(models.TextChoices):
+    HUMAN = "human", "human"
+    SYNTHETIC = "synthetic", "synthetic"
+    SYNTHETIC_EDITED = "synthetic_edited", "synthetic, edited by a human"
+
+
+class Candidate(models.Model):
+    """One generated (or imported synthetic) sample with its full lineage."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="candidates")
+    batch = models.ForeignKey(GenerationBatch, null=True, blank=True, on_delete=models.SET_NULL)
+    slot = models.PositiveIntegerField(null=True, blank=True)  # position in the campaign, generated only
+    # NULL (not "") so the unique constraint ignores generated rows.
+    import_key = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    external_id = models.CharField(max_length=200, blank=True)
+    prompt = models.TextField()
+    response = models.TextField()
+    messages = models.JSONField(null=True, blank=True)
+    raw_output = models.TextField(blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    # Lineage (DESIGN.md "Candidate").
+    generator = models.JSONField(default=dict, blank=True)  # {backend, model, params}
+    seed = models.BigIntegerField(null=True, blank=True)
+    rendered_prompt = models.TextField(blank=True)
+    parents = models.JSONField(default=list, blank=True)  # example or candidate public ids
+    generation_depth = models.PositiveSmallIntegerField(default=1)
+    content_sha256 = models.CharField(max_length=64)
+    text_key = models.CharField(max_length=64, db_index=True)
+    # Triage and review.
+    status = models.CharField(
+        max_length=16, choices=CandidateStatus.choices, default=CandidateStatus.GENERATED
+    )
+    reasons = models.JSONField(default=list, blank=True)
+    priority = models.FloatField(default=0.0)  # higher is reviewed first
+    edited_response = models.TextField(null=True, blank=True)  # noqa: DJ001 - NULL: never edited
+    leased_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=CandidateStatus.values), name="candidate_status_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["campaign", "slot"],
+                condition=models.Q(slot__isnull=False),
+                name="candidate_unique_slot",
+            ),
+            models.UniqueConstraint(
+                fields=["campaign", "import_key"],
+                condition=models.Q(import_key__isnull=False),
+                name="candidate_unique_import",
+            ),
+        ]
+        indexes = [models.Index(fields=["campaign", "status", "-priority", "id"], name="candidate_queue")]
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.prompt[:60]}"
+
+    @property
+    def public_id(self) -> str:
+        return self.external_id or f"candidate-{self.pk}"
+
+    @property
+    def origin(self) -> str:
+        return Origin.SYNTHETIC_EDITED if self.edited_response is not None else Origin.SYNTHETIC
+
+    @property
+    def final_response(self) -> str:
+        return self.edited_response if self.edited_response is not None else self.response
+
+
+class CriticScore(models.Model):
+    """One critic's verdict on one candidate. Unique per critic version, so scoring is an
+    idempotent 'ensure': a retried task computes only what is missing."""
+
+    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="scores")
+    critic = models.CharField(max_length=64)
+    version = models.CharField(max_length=32)
+    score = models.FloatField()  # 0 (worst) .. 1 (best)
+    passed = models.BooleanField()
+    label = models.CharField(max_length=64, blank=True)  # the reason word when it fails
+    rationale = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["candidate", "critic", "version"], name="score_unique_critic"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.critic} {self.score:.2f}"

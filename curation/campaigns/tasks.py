@@ -1,0 +1,28 @@
+"""Thin Celery tasks: JSON arguments (ids), one service call each."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from curation.campaigns.generation import RetryableGenerationError, batch_fail, batch_generate
+from curation.campaigns.scoring import candidates_score
+
+
+@shared_task(name="workers.generate_batch", bind=True, max_retries=3)
+def generate_batch(self, batch_id: int, **kwargs) -> int:
+    """Generate one batch. Safe to rerun: only missing slots are generated. Transient
+    engine errors retry with exponential backoff (3 times), then fail the batch."""
+    try:
+        return batch_generate(batch_id=batch_id)
+    except RetryableGenerationError as e:
+        if self.request.retries >= self.max_retries:
+            batch_fail(batch_id=batch_id, error=f"{e} (after {self.max_retries} retries)")
+            return 0
+        raise self.retry(exc=e, countdown=10 * 2**self.request.retries) from e
+
+
+@shared_task(name="workers.score_candidates")
+def score_candidates(candidate_ids: list[int], **kwargs) -> int:
+    """Run the critics and triage. Safe to rerun: scores are unique per critic version
+    and triage moves only candidates still unscored."""
+    return candidates_score(candidate_ids=candidate_ids)

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.http import FileResponse, HttpRequest
+from ninja import Router, Schema
+
+from curation.core.api import READ, require_role
+from curation.exports.selectors import export_file_path, export_get, export_list
+
+router = Router(tags=["exports"])
+
+
+class ExportOut(Schema):
+    id: int
+    format: str
+    created_at: datetime
+    params: dict[str, Any]
+    files: list[dict[str, Any]]
+
+
+@router.get("/exports", response=list[ExportOut])
+def exports(request: HttpRequest):
+    require_role(request, READ)
+    return [
+        {"id": e.pk, "format": e.format, "created_at": e.created_at, "params": e.params, "files": e.files}
+        for e in export_list()
+    ]
+
+
+@router.get("/exports/{export_id}", response=dict[str, Any])
+def export_manifest(request: HttpRequest, export_id: int):
+    require_role(request, READ)
+    return export_get(export_id=export_id).manifest
+
+
+@router.get("/exports/{export_id}/files/{path:name}")
+def export_file(request: HttpRequest, export_id: int, name: str):
+    require_role(request, READ)
+    path = export_file_path(export=export_get(export_id=export_id), name=name)
+    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)

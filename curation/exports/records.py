@@ -1,0 +1,84 @@
+"""Exported records (CONTRACT "Exported record"): the sample, its metadata and the
+provenance of DESIGN.md. Pure functions of stored rows, so reruns are byte-identical."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from curation.campaigns.models import Candidate, Origin
+from curation.sources.models import Example
+from workers.critics.text import content_sha256
+
+
+def word_edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance in words: how much an expert changed a response."""
+    x, y = a.split(), b.split()
+    prev = list(range(len(y) + 1))
+    for i, wx in enumerate(x, 1):
+        cur = [i]
+        for j, wy in enumerate(y, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (wx != wy)))
+        prev = cur
+    return prev[-1]
+
+
+def _sample(prompt: str, response: str, messages: list | None) -> dict[str, Any]:
+    if messages is not None:
+        return {"messages": messages}
+    return {"prompt": prompt, "response": response}
+
+
+def human_record(example: Example) -> dict[str, Any]:
+    sample = _sample(example.prompt, example.response, example.messages)
+    return {
+        "id": example.public_id,
+        **sample,
+        "metadata": example.metadata,
+        "provenance": {
+            "origin": Origin.HUMAN.value,
+            "source": example.source.name,
+            "license": example.source.license,
+            "campaign": None,
+            "generator": None,
+            "generation_depth": 0,
+            "parents": [],
+            "critics": {},
+            "review": None,
+            "content_sha256": content_sha256(sample),
+            "created_at": example.created_at.isoformat(),
+        },
+    }
+
+
+def synthetic_record(candidate: Candidate, *, reviewers: list[str], prompt_template: str) -> dict[str, Any]:
+    edited = candidate.edited_response is not None
+    messages = candidate.messages
+    if messages is not None and edited:  # the edit replaces the assistant's turn
+        messages = [
+            {**m, "content": candidate.edited_response} if m["role"] == "assistant" else m for m in messages
+        ]
+    sample = _sample(candidate.prompt, candidate.final_response, messages)
+    return {
+        "id": candidate.public_id,
+        **sample,
+        "metadata": candidate.metadata,
+        "provenance": {
+            "origin": candidate.origin,
+            "source": candidate.campaign.source.name,
+            "campaign": candidate.campaign.slug,
+            "generator": {**candidate.generator, "prompt_template": prompt_template, "seed": candidate.seed},
+            "generation_depth": candidate.generation_depth,
+            "parents": candidate.parents,
+            "critics": {s.critic: s.score for s in sorted(candidate.scores.all(), key=lambda s: s.critic)},
+            "review": {
+                "decision": "edit" if edited else "accept",
+                "reviewers": reviewers,
+                "edited": edited,
+                "edit_distance": word_edit_distance(candidate.response, candidate.edited_response)
+                if edited
+                else 0,
+            },
+            "content_sha256": content_sha256(sample),
+            "created_at": candidate.created_at.isoformat(),
+        },
+    }

@@ -1,0 +1,314 @@
+"""Curated exports: select under the mixture policy, write files and manifest, keep
+an immutable Export record. Runs in a command or a worker, never in a request."""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import subprocess
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Avg, Count, Q
+
+from curation.accounts.models import User
+from curation.campaigns.models import Campaign, Candidate, CandidateStatus, GenerationBatch
+from curation.core.errors import InvalidInput, NotFound
+from curation.exports import mixture
+from curation.exports.models import Export
+from curation.exports.records import human_record, synthetic_record
+from curation.review.models import Decision, Review
+from curation.sources.models import Example, Source, Split
+from workers.metrics.lexical import distinct_n
+
+FORMATS = ("jsonl",)
+CHUNK = 1000
+WHY = (
+    "Synthetic data helps up to a point and hurts past about half of a mixture, and each synthetic "
+    "generation loses diversity: the synthetic share is capped, overall and per stratum, and held-out "
+    "real data is never exported."
+)
+
+
+@dataclass(frozen=True)
+class Policy:
+    max_synthetic: float
+    balance_by: str | None
+    max_depth: int
+    seed: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "max_synthetic": self.max_synthetic,
+            "balance_by": self.balance_by,
+            "max_depth": self.max_depth,
+            "seed": self.seed,
+            "selection": "all human train rows; synthetic ranked by approvals, then mean critic score, "
+            "then a seeded hash",
+        }
+
+
+def code_version() -> str:
+    try:
+        v = version("assay")
+    except PackageNotFoundError:
+        v = "0+unknown"
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        return f"assay {v}+g{sha}"
+    except (OSError, subprocess.SubprocessError):
+        return f"assay {v}"
+
+
+def _stratum(metadata: dict, field: str | None) -> str:
+    if field is None:
+        return "all"
+    value = metadata.get(field)
+    return "(none)" if value is None else str(value)
+
+
+def _inputs(campaign_slugs: list[str], source_names: list[str]) -> tuple[list[Campaign], list[Source]]:
+    campaigns = list(Campaign.objects.select_related("source").filter(slug__in=campaign_slugs))
+    missing = sorted(set(campaign_slugs) - {c.slug for c in campaigns})
+    if missing:
+        raise NotFound(f"no campaign {missing[0]!r}")
+    sources = list(Source.objects.filter(name__in=source_names))
+    missing = sorted(set(source_names) - {s.name for s in sources})
+    if missing:
+        raise NotFound(f"no source {missing[0]!r}")
+    held = [s.name for s in sources if s.split == Split.HELDOUT]
+    if held:
+        raise InvalidInput(f"source {held[0]!r} is held-out: it is never exported for training")
+    return campaigns, sources
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InvalidInput(
+            f"--out {out}: exists and is not empty (exports are immutable; choose a new folder)"
+        )
+
+
+def export_create(
+    *,
+    campaign_slugs: list[str],
+    source_names: list[str],
+    max_synthetic: float,
+    fmt: str,
+    out: str | Path,
+    balance_by: str | None = None,
+    max_depth: int = 1,
+    ladder: list[float] | None = None,
+    seed: int = 0,
+    user: User | None = None,
+) -> Export:
+    if fmt not in FORMATS:
+        raise InvalidInput(f"--format {fmt}: this version writes {', '.join(FORMATS)}")
+    if not 0 <= max_synthetic < 1:
+        raise InvalidInput("--max-synthetic must be at least 0 and below 1")
+    steps = sorted(set(ladder or []))
+    if any(not 0 <= f <= max_synthetic for f in steps):
+        raise InvalidInput(f"--ladder steps must lie between 0 and --max-synthetic {max_synthetic}")
+    if max_depth < 1:
+        raise InvalidInput("--max-depth must be at least 1")
+    out = Path(out).resolve()
+    _check_out(out)
+    campaigns, sources = _inputs(campaign_slugs, source_names)
+    policy = Policy(max_synthetic, balance_by, max_depth, seed)
+    plan = _plan(campaigns, sources, policy)
+    files: list[dict[str, Any]] = []
+    if steps:
+        index = {
+            "inputs": plan.inputs,
+            "policy": policy.as_dict(),
+            "ladder": [],
+            "code_version": code_version(),
+            "why": WHY,
+        }
+        for f in steps:
+            folder = f"synthetic-{f:.2f}"
+            manifest = _write(out / folder, plan, f, fmt)
+            files += [{**x, "name": f"{folder}/{x['name']}"} for x in manifest["files"]]
+            index["ladder"].append(
+                {
+                    "folder": folder,
+                    "max_synthetic": f,
+                    "counts": manifest["counts"],
+                    "synthetic_fraction": manifest["synthetic_fraction"],
+                }
+            )
+        manifest = index
+        _dump(out / "manifest.json", manifest)
+    else:
+        manifest = _write(out, plan, max_synthetic, fmt)
+        files = manifest["files"]
+    return Export.objects.create(
+        out_dir=str(out),
+        format=fmt,
+        manifest=manifest,
+        files=files,
+        created_by=user,
+        params={"campaigns": campaign_slugs, "sources": source_names, "ladder": steps, **policy.as_dict()},
+    )
+
+
+@dataclass
+class Plan:
+    policy: Policy
+    inputs: dict[str, Any]
+    humans: list[tuple[str, int]]  # (seeded rank, example pk), in output order
+    humans_by_stratum: Counter
+    ranked: list[mixture.Ranked]  # approved synthetic within the depth limit
+    excluded_depth: int
+
+
+def _plan(campaigns: list[Campaign], sources: list[Source], policy: Policy) -> Plan:
+    humans_by_stratum: Counter = Counter()
+    rows = Example.objects.filter(source__in=sources).values_list("pk", "external_id", "metadata")
+    keyed = []
+    for pk, ext, meta in rows.iterator(chunk_size=5000):
+        humans_by_stratum[_stratum(meta, policy.balance_by)] += 1
+        keyed.append((mixture.seeded_rank(policy.seed, ext or f"example-{pk}"), pk))
+
+    approved = Candidate.objects.filter(campaign__in=campaigns, status=CandidateStatus.APPROVED)
+    excluded_depth = approved.filter(generation_depth__gt=policy.max_depth).count()
+    ranked = []
+    stats = (
+        approved.filter(generation_depth__lte=policy.max_depth)
+        .annotate(
+            accepts=Count(
+                "reviews", filter=Q(reviews__decision__in=[Decision.ACCEPT, Decision.EDIT]), distinct=True
+            ),
+            quality=Avg("scores__score"),
+        )
+        .values_list("pk", "external_id", "metadata", "accepts", "quality")
+    )
+    for pk, ext, meta, accepts, quality in stats.iterator(chunk_size=5000):
+        key = ext or f"candidate-{pk}"
+        sort_key = (-accepts, -(quality or 0.0), mixture.seeded_rank(policy.seed, key), pk)
+        ranked.append(mixture.Ranked(str(pk), _stratum(meta, policy.balance_by), sort_key))
+    inputs = {
+        "campaigns": sorted(c.slug for c in campaigns),
+        "sources": [{"name": s.name, "license": s.license} for s in sorted(sources, key=lambda s: s.name)],
+    }
+    return Plan(policy, inputs, sorted(keyed), humans_by_stratum, ranked, excluded_depth)
+
+
+def _humans(order: list[tuple[str, int]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for i in range(0, len(order), CHUNK):
+        part = order[i : i + CHUNK]
+        found = Example.objects.select_related("source").in_bulk([pk for _, pk in part])
+        for rank, pk in part:
+            yield rank, human_record(found[pk])
+
+
+def _synthetic(order: list[tuple[str, int]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for i in range(0, len(order), CHUNK):
+        part = order[i : i + CHUNK]
+        chunk = [pk for _, pk in part]
+        found = Candidate.objects.select_related("campaign__source").prefetch_related("scores").in_bulk(chunk)
+        reviewers: dict[int, list[str]] = defaultdict(list)
+        for cid, name in (
+            Review.objects.filter(candidate_id__in=chunk)
+            .exclude(decision=Decision.SKIP)
+            .order_by("reviewer__username")
+            .values_list("candidate_id", "reviewer__username")
+        ):
+            reviewers[cid].append(name)
+        batches = {c.batch_id for c in found.values() if c.batch_id}
+        templates = dict(GenerationBatch.objects.filter(pk__in=batches).values_list("pk", "prompt_template"))
+        for rank, pk in part:
+            c = found[pk]
+            yield (
+                rank,
+                synthetic_record(c, reviewers=reviewers[pk], prompt_template=templates.get(c.batch_id, "")),
+            )
+
+
+def _write(folder: Path, plan: Plan, f: float, fmt: str) -> dict[str, Any]:
+    policy = plan.policy
+    kept = mixture.select(plan.humans_by_stratum, plan.ranked, f)
+    # One seeded order for every record: humans and synthetic interleave, reproducibly.
+    synthetic_order = sorted((mixture.seeded_rank(policy.seed, k), int(k)) for k in kept)
+    folder.mkdir(parents=True, exist_ok=True)
+    counts: Counter = Counter()
+    by_stratum: dict[str, Counter] = defaultdict(Counter)
+    responses = {"human": [], "synthetic": []}
+    path = folder / "data.jsonl"
+    digest = hashlib.sha256()
+    rows = 0
+    with path.open("w", encoding="utf-8", newline="\n") as fh:
+        for _, record in heapq.merge(_humans(plan.humans), _synthetic(synthetic_order), key=lambda x: x[0]):
+            line = json.dumps(record, ensure_ascii=False) + "\n"
+            fh.write(line)
+            digest.update(line.encode("utf-8"))
+            rows += 1
+            origin = record["provenance"]["origin"]
+            counts[origin] += 1
+            side = "human" if origin == "human" else "synthetic"
+            by_stratum[_stratum(record["metadata"], policy.balance_by)][side] += 1
+            text = record.get("response") or " ".join(
+                m["content"] for m in record.get("messages") or [] if m["role"] == "assistant"
+            )
+            responses[side].append(text)
+    synthetic = rows - counts["human"]
+    manifest = {
+        "format": fmt,
+        "inputs": plan.inputs,
+        "policy": {**policy.as_dict(), "max_synthetic": f},
+        "counts": {
+            "human": counts["human"],
+            "synthetic": counts["synthetic"],
+            "synthetic_edited": counts["synthetic_edited"],
+            "total": rows,
+        },
+        "counts_by_stratum": {
+            k: {"human": v["human"], "synthetic": v["synthetic"]} for k, v in sorted(by_stratum.items())
+        },
+        "synthetic_fraction": {
+            "overall": mixture.fraction(synthetic, rows),
+            "by_stratum": {
+                k: mixture.fraction(v["synthetic"], v["human"] + v["synthetic"])
+                for k, v in sorted(by_stratum.items())
+            }
+            if policy.balance_by
+            else {},
+        },
+        "excluded": {
+            "approved_synthetic_over_cap": len(plan.ranked) - len(kept),
+            "approved_synthetic_over_depth": plan.excluded_depth,
+        },
+        "reviewed": {"synthetic_records_seen_by_an_expert": synthetic},
+        "files": [{"name": path.name, "rows": rows, "sha256": digest.hexdigest()}],
+        "diversity": {
+            side: {
+                "n": len(texts),
+                "distinct_1": round(distinct_n(texts, 1), 6),
+                "distinct_2": round(distinct_n(texts, 2), 6),
+            }
+            for side, texts in responses.items()
+        },
+        "code_version": code_version(),
+        "why": WHY,
+    }
+    _dump(folder / "manifest.json", manifest)
+    return manifest
+
+
+def _dump(path: Path, manifest: dict[str, Any]) -> None:
+    path.write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from django import forms
+
+from curation.review.models import Decision
+
+REASON_TAGS = [
+    ("incorrect", "factually wrong"),
+    ("unhelpful", "does not answer"),
+    ("unsafe", "unsafe or inappropriate"),
+    ("off-topic", "off topic"),
+    ("low-quality", "badly written"),
+    ("duplicate", "repeats known data"),
+]
+
+
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(choices=Decision.choices)
+    reasons = forms.MultipleChoiceField(
+        choices=REASON_TAGS, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    note = forms.CharField(required=False, max_length=2000)
+    edited_response = forms.CharField(required=False, widget=forms.Textarea)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == Decision.REJECT and not (data.get("reasons") or data.get("note")):
+            raise forms.ValidationError("Say why you reject it: pick a reason or write a note.")
+        if data.get("decision") == Decision.EDIT and not (data.get("edited_response") or "").strip():
+            raise forms.ValidationError("An edit needs the edited response.")
+        return data

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from workers.critics.base import Corpus, Item, Verdict
+
+# Assistant boilerplate that refuses or disclaims instead of answering.
+_PATTERNS = [
+    r"\bas an ai\b",
+    r"\bas a(?:n)? (?:ai )?language model\b",
+    r"\bi(?:'m| am) (?:not able|unable) to (?:assist|help|provide|answer|comply)",
+    r"\bi can(?:not|'t|not) (?:assist|help|provide|answer|comply) (?:you )?with (?:that|this)",
+    r"\bi(?:'m| am) sorry,? but i can(?:not|'t)",
+    r"\bi (?:won't|will not) be able to (?:assist|help)",
+]
+_REFUSAL = re.compile("|".join(_PATTERNS), re.I)
+
+
+@dataclass
+class RefusalCritic:
+    name: ClassVar[str] = "refusal"
+    version: ClassVar[str] = "1"
+
+    def judge(self, items: Sequence[Item], corpus: Corpus) -> list[Verdict]:
+        out = []
+        for item in items:
+            m = _REFUSAL.search(item.response)
+            if m:
+                out.append(Verdict(0.0, False, "refusal", f"refusal phrase: {m.group(0)!r}"))
+            else:
+                out.append(Verdict(1.0, True))
+        return out

@@ -1,0 +1,31 @@
+"""Text normalization shared by importers and critics, so the same words give the
+same key whatever their case, spacing or Unicode form."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+
+_SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def normalize(text: str) -> str:
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def text_key(text: str) -> str:
+    """Key of a response for exact-duplicate checks (case and spacing ignored)."""
+    return hashlib.sha256(normalize(text).encode("utf-8")).hexdigest()
+
+
+def content_sha256(sample: dict) -> str:
+    """Hash of a sample exactly as stored (canonical JSON): provenance and re-import checks."""
+    canonical = json.dumps(sample, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(normalize(text))

@@ -1,0 +1,71 @@
+"""Prompt building: sandboxed Jinja2 templates, few-shot seeds and diversity attributes.
+
+Every choice is a pure function of (seed, slot), so a retried batch renders the same
+prompts and the lineage of a candidate can be recomputed."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from jinja2 import TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+# Autoescape off: the output is a prompt for a model, never HTML. Sandboxed: a template
+# is admin input and must not reach Python internals.
+_env = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+
+DEFAULT_TEMPLATE = """Here are examples of questions and answers{% if topic %} about {{ topic }}{% endif %}.
+{% for ex in examples %}
+Q: {{ ex.prompt }}
+A: {{ ex.response }}
+{% endfor %}
+Write one new question{% if topic %} about {{ topic }}{% endif %} and its answer in the same style. \
+Reply as "Q: <question>" on one line, then "A: <answer>".
+"""
+
+
+class TemplateProblem(ValueError):
+    """A template that does not compile or render; the message names the problem."""
+
+
+def check_template(template: str, sample: Mapping[str, Any]) -> None:
+    """Compile and render once with sample values, so a broken template fails at
+    create_campaign, not inside a worker."""
+    render(template, sample)
+
+
+def render(template: str, context: Mapping[str, Any]) -> str:
+    try:
+        return _env.from_string(template).render(**context).strip()
+    except TemplateError as e:
+        line = f" (line {e.lineno})" if getattr(e, "lineno", None) else ""
+        raise TemplateProblem(f"prompt_template{line}: {e.message or e}") from e
+
+
+def attributes_for(slot: int, diversity: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """Mixed-radix walk over the attribute values: consecutive slots cover every
+    combination before any repeats (better coverage than independent draws)."""
+    chosen, stride = {}, 1
+    for name in sorted(diversity):
+        values = list(diversity[name])
+        if values:
+            chosen[name] = values[(slot // stride) % len(values)]
+            stride *= len(values)
+    return chosen
+
+
+def fewshot_for(
+    slot: int,
+    seed: int,
+    pool: Sequence[tuple[int, Mapping[str, Any]]],
+    k: int,
+    attributes: Mapping[str, str],
+) -> list[int]:
+    """Pick k example ids for a slot. Examples whose metadata match the slot's attributes
+    (e.g. the same `topic`) are preferred when there are enough of them."""
+    rng = random.Random(f"{seed}:{slot}")  # noqa: S311 - sampling, not security
+    matching = [i for i, meta in pool if attributes and all(meta.get(a) == v for a, v in attributes.items())]
+    candidates = matching if len(matching) >= k else [i for i, _ in pool]
+    return rng.sample(candidates, min(k, len(candidates)))

@@ -1,0 +1,1 @@
+"""Diversity metrics: plain Python over texts, no Django."""
