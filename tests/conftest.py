@@ -1,0 +1,115 @@
+"""Shared fixtures: the personas (an admin, two experts, a viewer), real data files,
+and an API client speaking JSON with bearer tokens."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from curation.accounts.services import token_create, user_create
+
+DATA = Path(__file__).parent / "data"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture
+def alice(db):
+    """An admin: configures campaigns and exports."""
+    return user_create(username="alice", role="admin", password="alice-pass-123")
+
+
+@pytest.fixture
+def bob(db):
+    """An expert: reviews."""
+    return user_create(username="bob", role="expert", password="bob-pass-123")
+
+
+@pytest.fixture
+def erin(db):
+    """A second expert, who competes with bob for leases."""
+    return user_create(username="erin", role="expert", password="erin-pass-123")
+
+
+@pytest.fixture
+def charlie(db):
+    """A viewer: reads only."""
+    return user_create(username="charlie", role="viewer", password="charlie-pass-123")
+
+
+class Api:
+    """The HTTP API through Django's test client: (status, parsed JSON or None)."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def call(self, method: str, path: str, token: str | None = None, body: dict | None = None):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        kwargs = {"content_type": "application/json", "data": json.dumps(body)} if body is not None else {}
+        response = getattr(self.client, method.lower())(path, headers=headers, **kwargs)
+        raw = b"".join(response.streaming_content) if response.streaming else response.content
+        try:
+            return response.status_code, (json.loads(raw) if raw.strip() else None)
+        except ValueError:
+            return response.status_code, raw
+
+    def get(self, path: str, token: str | None = None):
+        return self.call("GET", path, token)
+
+    def post(self, path: str, token: str | None = None, body: dict | None = None):
+        return self.call("POST", path, token, body if body is not None else {})
+
+
+@pytest.fixture
+def api(client) -> Api:
+    return Api(client)
+
+
+@pytest.fixture
+def token():
+    return lambda user: token_create(username=user.username)
+
+
+@pytest.fixture
+def tea_sources(db):
+    from curation.sources.services import examples_import
+
+    examples_import(path=DATA / "tea_train.jsonl", source_name="tea", split="train", license="CC0-1.0")
+    examples_import(
+        path=DATA / "tea_heldout.jsonl", source_name="tea-heldout", split="heldout", license="CC0-1.0"
+    )
+
+
+@pytest.fixture
+def tea_campaign(tea_sources):
+    from curation.campaigns.config import parse_config
+    from curation.campaigns.services import campaign_create_or_update
+
+    config = parse_config(
+        {"slug": "tea", "source": "tea", "count": 4, "diversity": {"topic": ["brewing", "kinds"]}}
+    )
+    campaign, _ = campaign_create_or_update(config=config)
+    return campaign
+
+
+@pytest.fixture
+def tea_in_review(tea_campaign):
+    """tea_candidates.jsonl imported and scored synchronously: 4 good ones in review,
+    a too-short one and a repetitive one auto-rejected."""
+    from curation.campaigns.imports import candidates_import
+    from curation.campaigns.scoring import candidates_score
+
+    candidates_import(path=DATA / "tea_candidates.jsonl", campaign=tea_campaign)
+    candidates_score(candidate_ids=list(tea_campaign.candidates.values_list("id", flat=True)))
+    return tea_campaign
+
+
+def chromium_or_skip() -> str:
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    if os.environ.get("ASSAY_REQUIRE_BROWSER"):
+        pytest.fail("Chromium is required here (ASSAY_REQUIRE_BROWSER) but /usr/bin/chromium is missing")
+    pytest.skip("Debian's chromium is not installed (make browser)")
