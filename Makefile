@@ -11,7 +11,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run worker test test-fast browser lint bench
+.PHONY: setup run worker test test-fast browser lint
 
 setup: $(STAMP)
 
@@ -47,6 +47,3 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-
-bench: setup
-	$(BIN)/python -m bench $(BENCH_ARGS)
