@@ -253,3 +253,5 @@ def test_the_whole_loop_runs_from_import_to_capped_export(app: App, tmp_path: Pa
     assert not heldout & {r.get("prompt") for r in records}
     status, served = app.api("GET", f"/api/v1/exports/{export_id}", viewer)
     assert status == 200 and served == manifest
+    status, exports = app.api("GET", "/api/v1/exports", admin)
+    assert status == 200 and [e["id"] for e in exports] == [int(export_id)]
