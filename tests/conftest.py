@@ -113,3 +113,32 @@ def chromium_or_skip() -> str:
     if os.environ.get("ASSAY_REQUIRE_BROWSER"):
         pytest.fail("Chromium is required here (ASSAY_REQUIRE_BROWSER) but /usr/bin/chromium is missing")
     pytest.skip("Debian's chromium is not installed (make browser)")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> str:
+    """A 2-layer Llama with random weights and SmolLM2's real tokenizer, saved as a
+    local model folder: the real transformers path in seconds (its text is noise)."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from workers.generation.models import resolve_model
+
+    files = resolve_model("smollm2-135m-instruct")
+    tokenizer = AutoTokenizer.from_pretrained(files.folder, gguf_file=files.gguf_file)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    folder = tmp_path_factory.mktemp("tiny-llm")
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
