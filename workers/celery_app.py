@@ -7,16 +7,23 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "curation.settings")
 
 app = Celery("assay")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
-    task_queues=(Queue("gpu"), Queue("cpu")),
+    # Explicit exchanges: a bare Queue("gpu") would bind to the default exchange and key
+    # ("cpu"), and generation would reach cpu workers too.
+    task_queues=(
+        Queue("gpu", Exchange("gpu"), routing_key="gpu"),
+        Queue("cpu", Exchange("cpu"), routing_key="cpu"),
+    ),
     task_default_queue="cpu",
-    task_routes={"workers.generate_batch": {"queue": "gpu"}},
+    task_default_exchange="cpu",
+    task_default_routing_key="cpu",
+    task_routes={"workers.generate_batch": {"queue": "gpu", "exchange": "gpu", "routing_key": "gpu"}},
     task_serializer="json",
     accept_content=["json"],
     task_ignore_result=True,  # progress lives in the database, never in task results
