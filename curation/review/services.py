@@ -104,6 +104,12 @@ def candidate_review(
             candidate = Candidate.objects.select_for_update().get(pk=candidate_id)
         except Candidate.DoesNotExist:
             raise NotFound(f"no candidate {candidate_id}") from None
+        if decision == Decision.SKIP and candidate.leased_to_id != user.pk:
+            # A skip releases the lease, so its retry finds none; and a skipper is never offered
+            # the candidate again, so a second skip without a lease can only be that retry.
+            skipped = candidate.reviews.filter(reviewer=user, decision=Decision.SKIP).last()
+            if skipped is not None:
+                return ReviewResult(candidate, skipped, replayed=True)
         if candidate.status != CandidateStatus.IN_REVIEW:
             mine = candidate.reviews.filter(reviewer=user).exclude(decision=Decision.SKIP).first()
             if mine and mine.decision == decision:

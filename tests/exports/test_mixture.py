@@ -1,0 +1,121 @@
+"""The mixture policy's arithmetic (curation/exports/mixture.py, DESIGN "Mixture policy"):
+exact fractions, caps per stratum, best-ranked first, nested ladders. No database."""
+
+from __future__ import annotations
+
+from collections import Counter
+from fractions import Fraction
+
+import pytest
+
+from curation.exports import mixture
+from curation.exports.mixture import Ranked
+
+
+def test_a_cap_of_0_3_with_7_humans_allows_exactly_3_synthetic():
+    assert mixture.synthetic_allowed(0.3, 7) == 3  # 3 / 10 is exactly the cap
+
+
+def test_the_allowance_is_exact_where_float_arithmetic_drifts():
+    # 7 / (7 + 13) is exactly 0.35, but in binary floats 0.35 * 13 / 0.65 falls just below 7.
+    assert 0.35 * 13 / (1 - 0.35) < 7
+    assert mixture.synthetic_allowed(0.35, 13) == 7
+
+
+@pytest.mark.parametrize(
+    "f, humans, allowed",
+    [
+        (0.3, 10, 4),  # the tea source: floor(3 / 0.7) = 4
+        (0.3, 0, 0),  # nothing human, nothing synthetic: the cap is on the share
+        (0.0, 1000, 0),
+        (0.1, 9, 1),
+        (0.1, 10, 1),
+        (0.2, 8, 2),
+        (0.5, 3, 3),
+        (0.25, 6, 2),
+    ],
+)
+def test_the_allowance_is_the_largest_count_under_the_cap(f, humans, allowed):
+    assert mixture.synthetic_allowed(f, humans) == allowed
+
+
+@pytest.mark.parametrize("f", [0.05, 0.1, 0.15, 0.2, 0.3, 0.33, 0.4, 0.5, 0.7, 0.9, 0.99])
+def test_the_allowance_is_never_over_the_cap_and_one_more_would_be(f):
+    cap = Fraction(str(f))
+    for humans in range(0, 200):
+        s = mixture.synthetic_allowed(f, humans)
+        if s + humans:
+            assert Fraction(s, s + humans) <= cap
+        assert Fraction(s + 1, s + 1 + humans) > cap
+
+
+def test_a_cap_of_1_or_more_is_refused():
+    with pytest.raises(ValueError, match="below 1"):
+        mixture.synthetic_allowed(1.0, 10)
+
+
+def test_0_3_is_read_as_exactly_three_tenths():
+    assert mixture.as_fraction(0.3) == Fraction(3, 10)
+
+
+def _items(stratum: str, n: int, prefix: str | None = None) -> list[Ranked]:
+    prefix = prefix or stratum
+    return [Ranked(f"{prefix}-{i}", stratum, (i,)) for i in range(n)]
+
+
+def test_a_zero_cap_keeps_no_synthetic():
+    assert mixture.select(Counter({"all": 100}), _items("all", 10), 0.0) == []
+
+
+def test_each_stratum_gets_its_own_allowance():
+    humans = Counter({"brewing": 4, "kinds": 7, "storage": 2})
+    synthetic = _items("brewing", 5) + _items("kinds", 5) + _items("storage", 5) + _items("unseen", 5)
+    kept = mixture.select(humans, synthetic, 0.3)
+    by_stratum = Counter(k.split("-")[0] for k in kept)
+    # brewing floor(1.2/0.7)=1, kinds floor(2.1/0.7)=3, storage floor(0.6/0.7)=0; a stratum
+    # with no human rows takes no synthetic ones.
+    assert by_stratum == Counter({"brewing": 1, "kinds": 3})
+    for stratum, n in by_stratum.items():
+        assert Fraction(n, n + humans[stratum]) <= Fraction(3, 10)
+
+
+def test_the_best_ranked_items_are_kept_whatever_their_input_order():
+    items = [
+        Ranked("weak", "all", (0, -0.2, "a")),
+        Ranked("twice-approved", "all", (-2, -0.5, "z")),
+        Ranked("strong", "all", (-1, -0.9, "b")),
+        Ranked("tied-b", "all", (-1, -0.5, "b")),
+        Ranked("tied-a", "all", (-1, -0.5, "a")),
+    ]
+    # 7 humans at 0.3 allow 3.
+    assert mixture.select(Counter({"all": 7}), items, 0.3) == ["twice-approved", "strong", "tied-a"]
+    assert mixture.select(Counter({"all": 7}), list(reversed(items)), 0.3) == [
+        "twice-approved",
+        "strong",
+        "tied-a",
+    ]
+
+
+def test_a_ladder_of_caps_gives_nested_synthetic_sets():
+    humans = Counter({"a": 40, "b": 25})
+    synthetic = _items("a", 30) + _items("b", 30)
+    previous: set[str] = set()
+    sizes = []
+    for f in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5):
+        kept = set(mixture.select(humans, synthetic, f))
+        assert previous <= kept
+        previous = kept
+        sizes.append(len(kept))
+    assert sizes == sorted(sizes) and sizes[0] == 0 and sizes[-1] > sizes[1]
+
+
+def test_the_seeded_rank_is_stable_for_a_seed_and_changes_with_it():
+    keys = [f"candidate-{i}" for i in range(20)]
+    order = sorted(keys, key=lambda k: mixture.seeded_rank(7, k))
+    assert order == sorted(keys, key=lambda k: mixture.seeded_rank(7, k))
+    assert order != sorted(keys, key=lambda k: mixture.seeded_rank(8, k))
+
+
+def test_the_fraction_is_rounded_and_zero_for_nothing():
+    assert mixture.fraction(4, 14) == 0.285714
+    assert mixture.fraction(0, 0) == 0.0
