@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from django.http import HttpRequest
 from ninja import NinjaAPI
+from ninja.errors import ValidationError
 from ninja.security import HttpBearer
 
 from curation.accounts.models import Role, User
@@ -51,6 +52,16 @@ def _handler(status: int):
 
 for exc_type, status in ((InvalidInput, 400), (Forbidden, 403), (NotFound, 404), (Conflict, 409)):
     api.add_exception_handler(exc_type, _handler(status))
+
+
+@api.exception_handler(ValidationError)
+def _invalid_body(request: HttpRequest, exc: ValidationError):
+    """Bad request data gets the same one-line `detail` as every other error (the
+    field and the problem), with pydantic's full list beside it."""
+    first = exc.errors[0] if exc.errors else {}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "payload"))
+    detail = f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg", "invalid request")
+    return api.create_response(request, {"detail": detail, "errors": exc.errors}, status=400)
 
 
 def register_routers() -> None:

@@ -252,7 +252,9 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str) -> dict[str, Any]:
     rows = 0
     with path.open("w", encoding="utf-8", newline="\n") as fh:
         for _, record in heapq.merge(_humans(plan.humans), _synthetic(synthetic_order), key=lambda x: x[0]):
-            line = json.dumps(record, ensure_ascii=False) + "\n"
+            # sort_keys: JSON fields come back from PostgreSQL (jsonb) and SQLite in different
+            # orders; sorted keys keep reruns byte-identical on every database.
+            line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
             fh.write(line)
             digest.update(line.encode("utf-8"))
             rows += 1

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from curation.campaigns.selectors import campaign_get_for_user, critic_scores
 from curation.core.api import REVIEW, require_role
@@ -44,16 +44,19 @@ def next_candidate(request: HttpRequest, slug: str):
     campaign = campaign_get_for_user(user=user, slug=slug)
     c = candidate_lease_next(user=user, campaign=campaign)
     if c is None:
-        return 204, None
-    return 200, {
-        "id": c.pk,
-        "campaign": campaign.slug,
-        "prompt": c.prompt,
-        "response": c.response,
-        "critics": critic_scores(c),
-        "reasons": c.reasons,
-        "lease_expires": c.lease_expires_at,
-    }
+        return Status(204, None)
+    return Status(
+        200,
+        {
+            "id": c.pk,
+            "campaign": campaign.slug,
+            "prompt": c.prompt,
+            "response": c.response,
+            "critics": critic_scores(c),
+            "reasons": c.reasons,
+            "lease_expires": c.lease_expires_at,
+        },
+    )
 
 
 @router.post("/candidates/{candidate_id}/review", response=ReviewOut)

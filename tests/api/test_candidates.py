@@ -17,11 +17,6 @@ ITEM_FIELDS = {"id", "prompt", "response", "status", "reasons", "critics", "orig
 PAGE_FIELDS = {"count", "page", "pages", "next", "previous", "items"}
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    # The personas have passwords; PBKDF2 costs a quarter second each, the test is not about it.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 @pytest.fixture
 def page_size(settings):

@@ -40,11 +40,6 @@ ENDPOINTS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    # The personas have passwords; PBKDF2 costs a quarter second each, the test is not about it.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 PERSONAS = [
     pytest.param("alice", "admin", id="admin"),

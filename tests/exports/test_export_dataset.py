@@ -42,11 +42,6 @@ REVIEW = {"decision", "reviewers", "edited", "edit_distance"}
 MANIFEST = {"counts", "synthetic_fraction", "policy", "files", "diversity", "code_version"}
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    # The personas have passwords; PBKDF2 costs a quarter second each, the test is not about it.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 def approve_all(campaign, user, edits: dict[str, str] | None = None) -> list[str]:
     """The expert decides everything in review: accept, or edit where `edits` says so."""

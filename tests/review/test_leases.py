@@ -25,12 +25,6 @@ from curation.review.models import Decision, Review
 from tests.conftest import Api
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    # The personas have passwords; PBKDF2 costs a quarter second each, the test is not about it.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def lease(api, raw: str, slug: str = "tea"):
     return api.post(f"/api/v1/campaigns/{slug}/next", raw)
 
@@ -314,3 +308,12 @@ def test_many_experts_at_once_decide_every_candidate_exactly_once(tea_campaign, 
     for c in Candidate.objects.filter(pk__in=waiting):
         assert c.status == ("approved" if c.pk % 2 else "rejected")
         assert c.leased_to_id is None
+
+
+def test_a_malformed_decision_gets_one_clear_line(api, tea_in_review, bob, token):
+    raw = token(bob)
+    cid = leased_id(api, raw)
+    status, body = decide(api, raw, cid, "maybe")
+    assert status == 400
+    assert body["detail"].startswith("decision: Input should be 'accept'")
+    assert Candidate.objects.get(pk=cid).status == CandidateStatus.IN_REVIEW
