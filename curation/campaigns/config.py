@@ -46,7 +46,7 @@ class MixtureConfig(_Strict):
 
 class CampaignConfig(_Strict):
     slug: str = Field(pattern=SLUG)
-    name: str = ""
+    name: str = Field("", max_length=200)  # Campaign.name
     task: Literal["instruction", "chat"] = "instruction"
     source: str = Field(min_length=1)
     count: int = Field(ge=1, le=10_000_000)
@@ -96,9 +96,9 @@ class CampaignConfig(_Strict):
 
 def _first_error(e: ValidationError) -> str:
     err = e.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "config"
     msg = err["msg"].removeprefix("Value error, ")
-    return f"{where}: {msg}"
+    # Whole-config checks (critics, template) have no location; their message names the field.
+    return f"{'.'.join(str(p) for p in err['loc'])}: {msg}" if err["loc"] else msg
 
 
 def parse_config(data: Any, *, origin: str = "config") -> CampaignConfig:
@@ -110,9 +110,28 @@ def parse_config(data: Any, *, origin: str = "config") -> CampaignConfig:
         raise InvalidInput(f"{origin}: {_first_error(e)}") from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load keeps the last of two equal keys without a word, so a config with two
+    `critics:` blocks would silently lose the first; refuse it with its line."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark
+                    )
+                seen.add(key)
+            except TypeError:  # an unhashable key: the base class reports it
+                pass
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(text: str, *, origin: str) -> CampaignConfig:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""

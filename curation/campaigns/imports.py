@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +17,22 @@ from curation.sources.services import ImportResult, sample_content
 from workers.critics.text import content_sha256, text_key
 
 LINEAGE = {"generator_model", "generation_depth", "parents"}
+MAX_DEPTH = 32767  # Candidate.generation_depth is a PositiveSmallIntegerField
+# "2", or "2.0": pandas writes an integer column that has blanks as floats (CSV text or Parquet).
+_WHOLE = re.compile(r"[0-9]+(?:\.0+)?")
 
 
 def _depth(value: Any, where: str) -> int:
     if value in (None, ""):
         return 1
-    try:
-        depth = int(value)
-    except (TypeError, ValueError):
-        depth = -1
-    if depth < 1 or str(value).strip() not in (str(depth), f"{depth}.0"):
-        raise InvalidInput(f"{where}: generation_depth must be a whole number >= 1, not {value!r}")
+    text = str(value).strip()
+    whole = text.split(".")[0]
+    # The length check first: int() refuses thousands of digits with its own error.
+    depth = int(whole) if _WHOLE.fullmatch(text) and len(whole) <= len(str(MAX_DEPTH)) else 0
+    if not 1 <= depth <= MAX_DEPTH:
+        raise InvalidInput(
+            f"{where}: generation_depth must be a whole number from 1 to {MAX_DEPTH}, not {value!r}"
+        )
     return depth
 
 
@@ -53,7 +59,10 @@ def candidates_import(*, path: str | Path, campaign: Campaign) -> ImportResult:
         )
         rows, skipped = [], 0
         for s in read_samples(path):
-            where = f"{Path(path).name}: {'row' if str(path).endswith('.parquet') else 'line'} {s.row}"
+            # The same words as the reader's own errors (which lower-cases the suffix).
+            where = (
+                f"{Path(path).name}: {'row' if Path(path).suffix.lower() == '.parquet' else 'line'} {s.row}"
+            )
             sample = sample_content(s.prompt, s.response, s.messages)
             digest = content_sha256(sample)
             if digest in known:

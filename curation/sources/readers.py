@@ -7,8 +7,11 @@ the row and the field, so an import can roll back and say exactly what to fix.""
 from __future__ import annotations
 
 import csv
+import datetime
+import decimal
 import io
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +21,7 @@ from curation.core.errors import InvalidInput
 
 ROLES = {"system", "user", "assistant"}
 SAMPLE_FIELDS = {"prompt", "response", "messages", "id"}
+ID_LENGTH = 200  # Example.external_id and Candidate.external_id
 
 
 @dataclass
@@ -47,9 +51,11 @@ def read_samples(path: str | Path) -> Iterator[Sample]:
 def to_sample(data: Any, *, where: str, row: int) -> Sample:
     if not isinstance(data, dict):
         raise InvalidInput(f"{where}: expected an object with prompt and response, or messages")
-    extra = {k: v for k, v in data.items() if k not in SAMPLE_FIELDS}
+    extra = {k: _metadata(v, where, k) for k, v in data.items() if k not in SAMPLE_FIELDS}
     raw_id = data.get("id")
-    external_id = "" if raw_id is None else str(raw_id)
+    external_id = "" if raw_id is None else _text(str(raw_id), where, "id")
+    if len(external_id) > ID_LENGTH:
+        raise InvalidInput(f"{where}: field 'id' is longer than {ID_LENGTH} characters")
     if data.get("messages") not in (None, ""):
         messages = _messages(data["messages"], where)
         user = "\n\n".join(m["content"] for m in messages if m["role"] == "user")
@@ -61,7 +67,39 @@ def to_sample(data: Any, *, where: str, row: int) -> Sample:
             raise InvalidInput(f"{where}: missing field {name!r} (or give 'messages')")
         if not isinstance(value, str) or not value.strip():
             raise InvalidInput(f"{where}: field {name!r} must be non-empty text")
+        _text(value, where, name)
     return Sample(row, "instruction", data["prompt"], data["response"], None, external_id, extra)
+
+
+def _text(value: str, where: str, name: str) -> str:
+    # PostgreSQL text cannot hold NUL: refuse it here, with the row, not in the database.
+    if "\x00" in value:
+        raise InvalidInput(f"{where}: field {name!r} contains a NUL character (\\u0000)")
+    return value
+
+
+def _metadata(value: Any, where: str, name: str) -> Any:
+    """Metadata is stored as JSON: Parquet's dates become ISO text and decimals exact text;
+    what JSON cannot hold (NaN, bytes) is refused here instead of failing in the database."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, str):
+        return _text(value, where, name)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInput(f"{where}: field {name!r} is {value}, which JSON cannot store")
+        return value
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_metadata(v, where, name) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _metadata(v, where, f"{name}.{k}") for k, v in value.items()}
+    raise InvalidInput(
+        f"{where}: field {name!r} holds {type(value).__name__} data, which metadata cannot store"
+    )
 
 
 def _messages(value: Any, where: str) -> list[dict[str, str]]:
@@ -78,8 +116,9 @@ def _messages(value: Any, where: str) -> list[dict[str, str]]:
             raise InvalidInput(
                 f"{where}: messages[{i}] must be {{role: system|user|assistant, content: text}}"
             )
-        out.append({"role": m["role"], "content": m["content"]})
-    roles = {m["role"] for m in out}
+        out.append({"role": m["role"], "content": _text(m["content"], where, f"messages[{i}].content")})
+    # An empty turn is no turn: the sample's prompt or response would be empty text.
+    roles = {m["role"] for m in out if m["content"].strip()}
     if not {"user", "assistant"} <= roles:
         raise InvalidInput(f"{where}: field 'messages' needs a user turn and an assistant turn")
     return out

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from curation.sources.readers import read_samples
 from workers.critics.text import content_sha256, text_key
 
 CHUNK = 1000
+SOURCE_NAME = re.compile(r"[-a-zA-Z0-9_]{1,100}")  # Source.name: a SlugField of max_length 100
+LICENSE_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,12 @@ def sample_content(prompt: str, response: str, messages: list | None) -> dict:
 
 
 def source_get_or_create(*, name: str, split: str, license: str = "") -> Source:
+    # Checked here: the database would refuse a long name with a traceback, and accept a
+    # name with spaces that the SlugField (and every --source NAME) does not expect.
+    if not SOURCE_NAME.fullmatch(name):
+        raise InvalidInput(f"source name must be 1 to 100 letters, digits, '-' or '_', not {name!r}")
+    if len(license) > LICENSE_LENGTH:
+        raise InvalidInput(f"--license must be at most {LICENSE_LENGTH} characters")
     if split not in Split.values:
         raise InvalidInput(f"--split must be one of {', '.join(Split.values)}, not {split!r}")
     source, created = Source.objects.get_or_create(name=name, defaults={"split": split, "license": license})

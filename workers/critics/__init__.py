@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import fields
-from typing import Any
+from typing import Any, get_type_hints
 
 from workers.critics.base import Corpus, Critic, Item, Verdict
 from workers.critics.duplicates import ContaminationCritic, DuplicateCritic
@@ -38,11 +38,16 @@ def build_panel(settings: Mapping[str, Mapping[str, Any]] | None = None) -> list
     settings = settings or {}
     unknown = sorted(set(settings) - set(CRITICS))
     if unknown:
-        raise CriticSettingsError(f"unknown critic {unknown[0]!r} (known: {', '.join(sorted(CRITICS))})")
+        raise CriticSettingsError(
+            f"critics.{unknown[0]}: unknown critic (known: {', '.join(sorted(CRITICS))})"
+        )
     panel = []
     for name, cls in CRITICS.items():
         opts = dict(settings.get(name) or {})
-        if not opts.pop("enabled", True):
+        enabled = opts.pop("enabled", True)
+        if not isinstance(enabled, bool):  # the string "false" is truthy: it would keep the critic on
+            raise CriticSettingsError(f"critics.{name}.enabled: must be true or false, not {enabled!r}")
+        if not enabled:
             continue
         allowed = {f.name for f in fields(cls)}
         bad = sorted(set(opts) - allowed)
@@ -50,11 +55,27 @@ def build_panel(settings: Mapping[str, Mapping[str, Any]] | None = None) -> list
             raise CriticSettingsError(
                 f"critics.{name}: unknown setting {bad[0]!r} (known: {', '.join(sorted(allowed))})"
             )
+        # Dataclasses do not check types: `min_words: five` would only fail inside a
+        # scoring worker, so check here where the config enters.
+        hints = get_type_hints(cls)
+        for key, value in opts.items():
+            if not _fits(value, hints[key]):
+                raise CriticSettingsError(
+                    f"critics.{name}.{key}: must be {hints[key].__name__}, not {value!r}"
+                )
         try:
             panel.append(cls(**opts))
-        except TypeError as e:
+        except (TypeError, ValueError) as e:
             raise CriticSettingsError(f"critics.{name}: {e}") from e
     return panel
+
+
+def _fits(value: Any, want: Any) -> bool:
+    if isinstance(value, bool):  # a bool is an int to Python, never a number of words
+        return want is bool
+    if want is float:
+        return isinstance(value, int | float)
+    return isinstance(want, type) and isinstance(value, want)
 
 
 __all__ = ["CRITICS", "Corpus", "Critic", "CriticSettingsError", "Item", "Verdict", "build_panel"]

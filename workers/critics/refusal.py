@@ -27,7 +27,8 @@ class RefusalCritic:
     def judge(self, items: Sequence[Item], corpus: Corpus) -> list[Verdict]:
         out = []
         for item in items:
-            m = _REFUSAL.search(item.response)
+            # Models often write the typographic apostrophe U+2019 ("I\u2019m sorry, but I can\u2019t").
+            m = _REFUSAL.search(item.response.replace("\u2019", "'"))
             if m:
                 out.append(Verdict(0.0, False, "refusal", f"refusal phrase: {m.group(0)!r}"))
             else:

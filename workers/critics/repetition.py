@@ -26,6 +26,12 @@ class RepetitionCritic:
     n: int = 3
     max_share: float = 0.3
 
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError(f"n must be at least 1, not {self.n}")
+        if not 0 <= self.max_share <= 1:
+            raise ValueError(f"max_share must be between 0 and 1, not {self.max_share}")
+
     def judge(self, items: Sequence[Item], corpus: Corpus) -> list[Verdict]:
         out = []
         for item in items:

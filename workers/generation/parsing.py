@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import re
 
-_Q = re.compile(r"^\s*(?:\*\*)?(?:Q|Question)\s*(?:\d+)?\s*[:.)]\s*(?:\*\*)?\s*", re.I | re.M)
-_A = re.compile(r"^\s*(?:\*\*)?(?:A|Answer)\s*(?:\d+)?\s*[:.)]\s*(?:\*\*)?\s*", re.I | re.M)
+# Bold may close before or after the colon ("**Q:**" and "**Question**:"); models write both.
+# The one-letter markers are upper case only: "a) ..." or "a. ..." inside an answer is a
+# list item, and matching it would cut the answer short without a trace.
+_Q = re.compile(r"^\s*(?:\*\*)?(?:Q|(?i:question))\s*(?:\d+)?\s*(?:\*\*)?\s*[:.)]\s*(?:\*\*)?\s*", re.M)
+_A = re.compile(r"^\s*(?:\*\*)?(?:A|(?i:answer))\s*(?:\d+)?\s*(?:\*\*)?\s*[:.)]\s*(?:\*\*)?\s*", re.M)
 
 
 def parse_pair(text: str) -> tuple[str, str] | None:

@@ -6,15 +6,39 @@ prompts and the lineage of a candidate can be recomputed."""
 from __future__ import annotations
 
 import random
+import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jinja2 import TemplateError
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+_MAX_BUILT = 1_000_000  # characters, items or bits one `*` or `**` in a template may build
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja's sandbox leaves `*` and `**` alone (and folds constants at compile time), so
+    `{{ 9**999999999 }}` would hang the create_campaign check or a worker; an intercepted
+    operator is never folded, and this bounds what one operation builds."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        ints = isinstance(left, int) and isinstance(right, int)
+        if operator == "**" and ints and abs(left) > 1 and right * abs(left).bit_length() > _MAX_BUILT:
+            raise SecurityError(f"{left} ** {right} is too large for a prompt template")
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(n, int) and len(seq) * n > _MAX_BUILT:
+                    raise SecurityError(f"repeating a {type(seq).__name__} {n} times is too large")
+        return super().call_binop(context, operator, left, right)
+
 
 # Autoescape off: the output is a prompt for a model, never HTML. Sandboxed: a template
 # is admin input and must not reach Python internals.
-_env = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+_env = _Sandbox(autoescape=False, keep_trailing_newline=True)
 
 DEFAULT_TEMPLATE = """Here are examples of questions and answers{% if topic %} about {{ topic }}{% endif %}.
 {% for ex in examples %}
@@ -40,8 +64,20 @@ def render(template: str, context: Mapping[str, Any]) -> str:
     try:
         return _env.from_string(template).render(**context).strip()
     except TemplateError as e:
-        line = f" (line {e.lineno})" if getattr(e, "lineno", None) else ""
-        raise TemplateProblem(f"prompt_template{line}: {e.message or e}") from e
+        raise TemplateProblem(f"prompt_template{_line(e)}: {e.message or e}") from e
+    except Exception as e:
+        # Template expressions run Python operations: `{{ 1/0 }}`, `{{ 'a' + 1 }}` or a
+        # too-large range raise plain errors, which are still the template's fault.
+        raise TemplateProblem(f"prompt_template{_line(e)}: {e or type(e).__name__}") from e
+
+
+def _line(e: BaseException) -> str:
+    line = getattr(e, "lineno", None)
+    if not line:
+        # Jinja rewrites runtime tracebacks so that template frames carry template lines.
+        frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == "<template>"]
+        line = frames[-1].lineno if frames else None
+    return f" (line {line})" if line else ""
 
 
 def attributes_for(slot: int, diversity: Mapping[str, Sequence[str]]) -> dict[str, str]:
