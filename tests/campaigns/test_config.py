@@ -262,7 +262,7 @@ def test_create_campaign_refuses_an_unknown_source(tea_sources, tmp_path):
     path = write_config(tmp_path, "slug: tea\nsource: coffee\ncount: 4\n")
     with pytest.raises(CommandError) as error:
         create(path)
-    assert str(error.value) == "source: no source named 'coffee' (import it with import_examples)"
+    assert str(error.value) == f"{path}: source: no source named 'coffee' (import it with import_examples)"
     assert not Campaign.objects.exists()
 
 

@@ -100,8 +100,13 @@ def fewshot_for(
     attributes: Mapping[str, str],
 ) -> list[int]:
     """Pick k example ids for a slot. Examples whose metadata match the slot's attributes
-    (e.g. the same `topic`) are preferred when there are enough of them."""
+    (e.g. the same `topic`) come first; when too few match, the rest are drawn from
+    the whole pool."""
     rng = random.Random(f"{seed}:{slot}")  # noqa: S311 - sampling, not security
     matching = [i for i, meta in pool if attributes and all(meta.get(a) == v for a, v in attributes.items())]
-    candidates = matching if len(matching) >= k else [i for i, _ in pool]
-    return rng.sample(candidates, min(k, len(candidates)))
+    chosen = rng.sample(matching, min(k, len(matching)))
+    if len(chosen) < k:
+        taken = set(chosen)
+        rest = [i for i, _ in pool if i not in taken]
+        chosen += rng.sample(rest, min(k - len(chosen), len(rest)))
+    return chosen

@@ -22,7 +22,11 @@ class Command(BaseCommand):
         except (OSError, UnicodeDecodeError) as e:
             raise CommandError(f"{path}: cannot read ({e})") from None
         try:
-            campaign, created = campaign_create_or_update(config=load_yaml(text, origin=str(path)))
+            config = load_yaml(text, origin=str(path))
         except AssayError as e:
             raise CommandError(str(e)) from None
+        try:
+            campaign, created = campaign_create_or_update(config=config)
+        except AssayError as e:
+            raise CommandError(f"{path}: {e}") from None
         self.stdout.write(f"{'created' if created else 'updated'} campaign {campaign.slug}")
