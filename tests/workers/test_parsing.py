@@ -92,3 +92,10 @@ def test_it_tidies_code_fences_and_long_blank_runs():
 )
 def test_it_returns_none_without_a_clear_question_and_answer(text):
     assert parse_pair(text) is None
+
+
+def test_a_stuttered_question_marker_is_not_part_of_the_question():
+    assert parse_pair("Q: Q: Is there a book on Python?\nA: Yes, several.") == (
+        "Is there a book on Python?",
+        "Yes, several.",
+    )

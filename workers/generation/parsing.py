@@ -28,6 +28,9 @@ def parse_pair(text: str) -> tuple[str, str] | None:
     stop = [m.start() for m in (_Q.search(rest), _A.search(rest)) if m]
     answer = rest[: min(stop)] if stop else rest
     question, answer = _tidy(question), _tidy(answer)
+    # Small models stutter the marker ("Q: Q: Why ..."): the question is what follows it.
+    while (m := _Q.match(question)) and m.end() < len(question):
+        question = question[m.end() :]
     if not question or not answer:
         return None
     return question, answer
