@@ -14,15 +14,19 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def env_str(name: str, default: str = "") -> str:
-    """The value of `name`, or of the file named by `name_FILE` (for secrets)."""
+    """The value of `name`, or of the file named by `name_FILE` (for secrets). Set but
+    empty counts as unset (a blank line in .env), as it does for env_int."""
     path = os.environ.get(f"{name}_FILE")
     if path:
         try:
             with open(path, encoding="utf-8") as fh:
-                return fh.read().strip()
+                value = fh.read().strip()
         except OSError as e:
             raise ImproperlyConfigured(f"{name}_FILE={path}: {e.strerror}") from e
-    return os.environ.get(name, default)
+        if not value:  # an empty secret file is a mistake, never "use the default"
+            raise ImproperlyConfigured(f"{name}_FILE={path}: the file is empty")
+        return value
+    return os.environ.get(name) or default
 
 
 def env_bool(name: str, default: bool) -> bool:

@@ -11,6 +11,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from curation.env import env_bool, env_int, env_list, env_str
 
@@ -98,7 +99,10 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'assay.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 0))}
+try:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 0))}
+except ValueError as e:  # an unknown scheme or a malformed URL; the message never holds the password
+    raise ImproperlyConfigured(f"DATABASE_URL: {e}") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web app, a worker and a command share one file: WAL lets readers run beside
     # the writer, IMMEDIATE takes the write lock up front (no upgrade deadlocks).
@@ -121,6 +125,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "staticfiles"
+# WhiteNoise warns at every start when STATIC_ROOT is missing, though it serves from the finders.
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -145,7 +151,7 @@ if EMBEDDED_QUEUE:
     _queue = _embedded_queue_dir()
     for sub in ("messages", "control"):
         (_queue / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost//"  # the host is unused; naming it silences a warning
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue / "messages"),
         "data_folder_out": str(_queue / "messages"),
@@ -164,8 +170,6 @@ ASSAY = {
     "SCORING_BATCH_SIZE": env_int("ASSAY_SCORING_BATCH_SIZE", 64),
     "LEASE_SECONDS": env_int("ASSAY_LEASE_SECONDS", 900),
     "API_PAGE_SIZE": env_int("ASSAY_API_PAGE_SIZE", 50),
-    "OPENAI_BASE_URL": env_str("OPENAI_BASE_URL"),
-    "OPENAI_API_KEY": env_str("OPENAI_API_KEY"),
 }
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

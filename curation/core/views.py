@@ -13,7 +13,7 @@ from curation.core.local_worker import live_workers
 def home(request: HttpRequest) -> HttpResponse:
     campaigns = list(campaign_list())
     counts = campaign_counts_many(campaigns=campaigns)
-    rows = [(c, counts[c.pk]) for c in campaigns]
+    rows = [(c, counts[c.pk], sum(counts[c.pk].values())) for c in campaigns]
     return render(request, "core/home.html", {"rows": rows, "workers": live_workers()})
 
 

@@ -30,7 +30,8 @@ def review_next(request: HttpRequest, slug: str) -> HttpResponse:
     candidate = candidate_lease_next(user=request.user, campaign=campaign)
     context = {"campaign": campaign, "candidate": candidate, "counts": campaign_counts(campaign=campaign)}
     if candidate is not None:
-        context["scores"] = candidate.scores.order_by("critic")
+        # Failed critics first: they are what the expert should look at.
+        context["scores"] = candidate.scores.order_by("passed", "critic")
         context["form"] = ReviewForm(initial={"edited_response": candidate.response})
     return render(request, "review/review.html", context)
 
