@@ -17,7 +17,6 @@ ITEM_FIELDS = {"id", "prompt", "response", "status", "reasons", "critics", "orig
 PAGE_FIELDS = {"count", "page", "pages", "next", "previous", "items"}
 
 
-
 @pytest.fixture
 def page_size(settings):
     def set_size(n: int) -> None:

@@ -40,7 +40,6 @@ ENDPOINTS = [
 ]
 
 
-
 PERSONAS = [
     pytest.param("alice", "admin", id="admin"),
     pytest.param("bob", "expert", id="expert"),

@@ -42,7 +42,6 @@ REVIEW = {"decision", "reviewers", "edited", "edit_distance"}
 MANIFEST = {"counts", "synthetic_fraction", "policy", "files", "diversity", "code_version"}
 
 
-
 def approve_all(campaign, user, edits: dict[str, str] | None = None) -> list[str]:
     """The expert decides everything in review: accept, or edit where `edits` says so."""
     edits = edits or {}
