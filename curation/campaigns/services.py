@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from curation.campaigns.config import CampaignConfig
@@ -57,20 +57,14 @@ def _ensure_batches(campaign: Campaign) -> None:
     """Batches cover slots [0, count). Existing batches are kept as they are, so raising
     `count` later only adds batches for the new slots."""
     size = settings.ASSAY["GENERATION_BATCH_SIZE"]
-    last = campaign.batches.aggregate(end=Max("start"), index=Max("index"))
-    covered = 0
-    if last["index"] is not None:
-        tail = campaign.batches.get(index=last["index"])
-        covered = tail.start + tail.size
-    index = 0 if last["index"] is None else last["index"] + 1
-    new = []
-    for start in range(covered, campaign.count, size):
-        new.append(
-            GenerationBatch(
-                campaign=campaign, index=index, start=start, size=min(size, campaign.count - start)
-            )
+    tail = campaign.batches.order_by("-index").first()
+    covered, index = (tail.start + tail.size, tail.index + 1) if tail else (0, 0)
+    new = [
+        GenerationBatch(
+            campaign=campaign, index=index + i, start=start, size=min(size, campaign.count - start)
         )
-        index += 1
+        for i, start in enumerate(range(covered, campaign.count, size))
+    ]
     GenerationBatch.objects.bulk_create(new)
 
 
