@@ -3,6 +3,7 @@ an immutable Export record. Runs in a command or a worker, never in a request.""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import json
@@ -54,6 +55,7 @@ class Policy:
         }
 
 
+@functools.cache  # one git call per process, not one per ladder step
 def code_version() -> str:
     try:
         v = version("assay")
