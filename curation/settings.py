@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "curation.accounts",
     "curation.sources",
     "curation.campaigns",
+    "curation.generation",
+    "curation.scoring",
     "curation.review",
     "curation.exports",
 ]

@@ -106,7 +106,7 @@ def tea_in_review(tea_campaign):
     """tea_candidates.jsonl imported and scored synchronously: 4 good ones in review,
     a too-short one and a repetitive one auto-rejected."""
     from curation.campaigns.imports import candidates_import
-    from curation.campaigns.scoring import candidates_score
+    from curation.scoring.services import candidates_score
 
     candidates_import(path=DATA / "tea_candidates.jsonl", campaign=tea_campaign)
     candidates_score(candidate_ids=list(tea_campaign.candidates.values_list("id", flat=True)))

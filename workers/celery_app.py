@@ -34,7 +34,7 @@ app.conf.update(
     worker_hijack_root_logger=False,
     broker_connection_retry_on_startup=True,
 )
-app.autodiscover_tasks(["curation.campaigns", "curation.exports"])
+app.autodiscover_tasks(["curation.generation", "curation.scoring", "curation.exports"])
 
 # Heartbeats: the UI shows live workers; `--wait` commands start one when none is alive.
 import curation.core.heartbeat  # noqa: E402, F401

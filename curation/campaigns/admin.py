@@ -5,9 +5,10 @@ from django import forms
 from django.contrib import admin, messages
 
 from curation.campaigns.config import load_yaml
-from curation.campaigns.models import Campaign, Candidate, CriticScore, GenerationBatch
+from curation.campaigns.models import Campaign, Candidate
 from curation.campaigns.services import campaign_create_or_update, campaign_start
 from curation.core.errors import AssayError
+from curation.scoring.models import CriticScore
 
 
 class CampaignForm(forms.ModelForm):
@@ -79,9 +80,3 @@ class CandidateAdmin(admin.ModelAdmin):
     list_select_related = ("campaign",)
     inlines = [ScoreInline]
     readonly_fields = [f.name for f in Candidate._meta.fields]
-
-
-@admin.register(GenerationBatch)
-class GenerationBatchAdmin(admin.ModelAdmin):
-    list_display = ("campaign", "index", "start", "size", "status", "attempts", "updated_at")
-    list_filter = ("status",)

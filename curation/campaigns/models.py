@@ -40,40 +40,6 @@ class Campaign(models.Model):
         return self.slug
 
 
-class BatchStatus(models.TextChoices):
-    PENDING = "pending", "pending"
-    RUNNING = "running", "running"
-    DONE = "done", "done"
-    FAILED = "failed", "failed"
-
-
-class GenerationBatch(models.Model):
-    """One generation task's worth of slots [start, start + size). A retried batch
-    fills only its missing slots, so it never duplicates a candidate."""
-
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="batches")
-    index = models.PositiveIntegerField()
-    start = models.PositiveIntegerField()
-    size = models.PositiveIntegerField()
-    status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    prompt_template = models.TextField(blank=True)  # the template this batch rendered (provenance)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["campaign", "index"], name="batch_unique_index"),
-            models.CheckConstraint(
-                condition=models.Q(status__in=BatchStatus.values), name="batch_status_valid"
-            ),
-        ]
-        ordering = ["campaign", "index"]
-
-    def __str__(self) -> str:
-        return f"{self.campaign_id}/{self.index}"
-
-
 class CandidateStatus(models.TextChoices):
     GENERATED = "generated", "generated"
     SCORED = "scored", "scored"  # transient: critics done, triage not yet
@@ -93,7 +59,7 @@ class Candidate(models.Model):
     """One generated (or imported synthetic) sample with its full lineage."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="candidates")
-    batch = models.ForeignKey(GenerationBatch, null=True, blank=True, on_delete=models.SET_NULL)
+    batch = models.ForeignKey("generation.GenerationBatch", null=True, blank=True, on_delete=models.SET_NULL)
     slot = models.PositiveIntegerField(null=True, blank=True)  # position in the campaign, generated only
     # NULL (not "") so the unique constraint ignores generated rows.
     import_key = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
@@ -158,25 +124,3 @@ class Candidate(models.Model):
     @property
     def final_response(self) -> str:
         return self.edited_response if self.edited_response is not None else self.response
-
-
-class CriticScore(models.Model):
-    """One critic's verdict on one candidate. Unique per critic version, so scoring is an
-    idempotent 'ensure': a retried task computes only what is missing."""
-
-    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="scores")
-    critic = models.CharField(max_length=64)
-    version = models.CharField(max_length=32)
-    score = models.FloatField()  # 0 (worst) .. 1 (best)
-    passed = models.BooleanField()
-    label = models.CharField(max_length=64, blank=True)  # the reason word when it fails
-    rationale = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["candidate", "critic", "version"], name="score_unique_critic"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.critic} {self.score:.2f}"

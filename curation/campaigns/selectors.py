@@ -3,8 +3,9 @@ from __future__ import annotations
 from django.db.models import Count, Prefetch, QuerySet
 
 from curation.accounts.models import User
-from curation.campaigns.models import Campaign, Candidate, CandidateStatus, CriticScore
+from curation.campaigns.models import Campaign, Candidate, CandidateStatus
 from curation.core.errors import NotFound
+from curation.scoring.models import CriticScore
 
 
 def campaign_get(*, slug: str) -> Campaign:

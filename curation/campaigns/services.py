@@ -11,16 +11,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from curation.campaigns.config import CampaignConfig
-from curation.campaigns.models import (
-    BatchStatus,
-    Campaign,
-    CampaignStatus,
-    Candidate,
-    CandidateStatus,
-    GenerationBatch,
-)
+from curation.campaigns.models import Campaign, CampaignStatus, Candidate, CandidateStatus
 from curation.core.errors import NotFound
 from curation.core.queue import enqueue_on_commit
+from curation.generation.models import BatchStatus, GenerationBatch
 from curation.sources.models import Source
 
 UNSCORED = (CandidateStatus.GENERATED, CandidateStatus.SCORED)

@@ -19,11 +19,12 @@ from django.conf import settings
 from django.db.models import Avg, Count, Q
 
 from curation.accounts.models import User
-from curation.campaigns.models import Campaign, Candidate, CandidateStatus, GenerationBatch
+from curation.campaigns.models import Campaign, Candidate, CandidateStatus
 from curation.core.errors import InvalidInput, NotFound
 from curation.exports import mixture
 from curation.exports.models import Export
 from curation.exports.records import human_record, synthetic_record
+from curation.generation.models import GenerationBatch
 from curation.review.models import Decision, Review
 from curation.sources.models import Example, Source, Split
 from workers.metrics.lexical import distinct_n

@@ -11,7 +11,7 @@ import pytest
 
 from curation.campaigns.imports import candidates_import
 from curation.campaigns.models import CandidateStatus
-from curation.campaigns.scoring import candidates_score
+from curation.scoring.services import candidates_score
 
 ITEM_FIELDS = {"id", "prompt", "response", "status", "reasons", "critics", "origin", "generation_depth"}
 PAGE_FIELDS = {"count", "page", "pages", "next", "previous", "items"}

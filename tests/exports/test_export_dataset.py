@@ -17,10 +17,10 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from curation.campaigns.imports import candidates_import
-from curation.campaigns.scoring import candidates_score
 from curation.exports.models import Export
 from curation.exports.services import export_create
 from curation.review.services import candidate_lease_next, candidate_review
+from curation.scoring.services import candidates_score
 from workers.critics.text import content_sha256
 
 DATA = Path(__file__).parent.parent / "data"

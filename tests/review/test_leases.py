@@ -20,8 +20,8 @@ from django.utils import timezone
 from curation.accounts.services import token_create, user_create
 from curation.campaigns.imports import candidates_import
 from curation.campaigns.models import Candidate, CandidateStatus
-from curation.campaigns.scoring import candidates_score
 from curation.review.models import Decision, Review
+from curation.scoring.services import candidates_score
 from tests.conftest import Api
 
 

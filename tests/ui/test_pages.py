@@ -20,7 +20,7 @@ def _queries(client, url: str) -> int:
 
 def _import_more(campaign, tmp_path, n: int) -> None:
     from curation.campaigns.imports import candidates_import
-    from curation.campaigns.scoring import candidates_score
+    from curation.scoring.services import candidates_score
 
     path = tmp_path / "more.jsonl"
     rows = [

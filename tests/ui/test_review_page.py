@@ -123,7 +123,7 @@ def test_an_expert_accepts_rejects_edits_and_skips_in_the_browser(
 
 def test_model_text_is_shown_as_text_and_never_runs(page, live_server, bob, tea_campaign, tmp_path):
     from curation.campaigns.imports import candidates_import
-    from curation.campaigns.scoring import candidates_score
+    from curation.scoring.services import candidates_score
 
     path = tmp_path / "hostile.jsonl"
     row = {"id": "xss", "prompt": "Say <b>hi</b> in HTML?", "response": HOSTILE, "topic": "<i>kinds</i>"}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from curation.campaigns.models import CandidateStatus, CriticScore
-from curation.campaigns.tasks import score_candidates
+from curation.campaigns.models import CandidateStatus
+from curation.scoring.models import CriticScore
+from curation.scoring.tasks import score_candidates
 
 
 def _json(*args):

@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from django.db.models import Min
 
 from curation.campaigns.config import CampaignConfig
-from curation.campaigns.models import Candidate, CandidateStatus, CriticScore
+from curation.campaigns.models import Candidate, CandidateStatus
 from curation.campaigns.services import UNSCORED, campaign_settle
+from curation.scoring.models import CriticScore
 from curation.sources.models import Example, Split
 from workers.critics import Critic, Item, Verdict, build_panel
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from curation.campaigns.generation import RetryableGenerationError, batch_fail, batch_generate
-from curation.campaigns.scoring import candidates_score
+from curation.generation.services import RetryableGenerationError, batch_fail, batch_generate
 
 
 @shared_task(name="workers.generate_batch", bind=True, max_retries=3)
@@ -19,10 +18,3 @@ def generate_batch(self, batch_id: int, **kwargs) -> int:
             batch_fail(batch_id=batch_id, error=f"{e} (after {self.max_retries} retries)")
             return 0
         raise self.retry(exc=e, countdown=10 * 2**self.request.retries) from e
-
-
-@shared_task(name="workers.score_candidates")
-def score_candidates(candidate_ids: list[int], **kwargs) -> int:
-    """Run the critics and triage. Safe to rerun: scores are unique per critic version
-    and triage moves only candidates still unscored."""
-    return candidates_score(candidate_ids=candidate_ids)

@@ -9,10 +9,11 @@ import pytest
 from django.utils import timezone
 
 from curation.campaigns.config import parse_config
-from curation.campaigns.generation import batch_generate
-from curation.campaigns.models import BatchStatus, CampaignStatus, Candidate, GenerationBatch
-from curation.campaigns.scoring import candidates_score
+from curation.campaigns.models import CampaignStatus, Candidate
 from curation.campaigns.services import campaign_create_or_update, campaign_start
+from curation.generation.models import BatchStatus, GenerationBatch
+from curation.generation.services import batch_generate
+from curation.scoring.services import candidates_score
 from curation.sources.models import Example
 from workers.celery_app import app as celery_app
 

@@ -13,9 +13,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from curation.campaigns.config import CampaignConfig
-from curation.campaigns.models import BatchStatus, Campaign, CampaignStatus, Candidate, GenerationBatch
+from curation.campaigns.models import Campaign, CampaignStatus, Candidate
 from curation.campaigns.services import campaign_fail, campaign_settle, stale_before
 from curation.core.queue import enqueue_on_commit
+from curation.generation.models import BatchStatus, GenerationBatch
 from curation.sources.models import Example, Split
 from workers.critics.text import content_sha256, text_key
 from workers.generation import GenerationError, SamplingParams, get_backend
