@@ -11,7 +11,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run worker test test-fast browser lint
+.PHONY: setup run worker test test-fast browser lint hf-model
 
 setup: $(STAMP)
 
@@ -47,3 +47,7 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# SmolLM2 as a Hugging Face folder, for vLLM or `transformers serve` (the openai backend).
+hf-model: setup
+	$(BIN)/python -m workers.generation.convert var/models/smollm2-135m-instruct

@@ -76,7 +76,8 @@ def test_a_batch_stores_candidates_with_their_full_lineage(campaign, django_capt
             "model": campaign.config["generator"]["model"],
             "params": {"temperature": 0.8, "top_p": 0.95, "max_tokens": 8, "seed": 3},
         }
-        assert c.seed == 3 and c.generation_depth == 1 and len(c.content_sha256) == 64
+        # Each sample's own seed, really used by the engine: the campaign's seed plus its slot.
+        assert c.seed == 3 + c.slot and c.generation_depth == 1 and len(c.content_sha256) == 64
         assert len(c.parents) == 2 and set(c.parents) <= train_ids  # never held-out seeds
         assert c.metadata["topic"] in c.rendered_prompt and c.raw_output
     batch.refresh_from_db()

@@ -3,8 +3,9 @@ tested and benchmarked alone. A backend turns chat conversations into texts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
 
 Message = dict[str, str]  # {"role": ..., "content": ...}
 
@@ -14,6 +15,9 @@ class SamplingParams:
     temperature: float = 0.7
     top_p: float = 0.95
     max_tokens: int = 256
+    # A JSON schema: when set, the backend decodes only JSON that matches it (guided decoding).
+    # Compared but not hashed: a schema is a dict, and hashing it would make the params unhashable.
+    json_schema: Mapping[str, Any] | None = field(default=None, hash=False)
 
 
 @dataclass(frozen=True)
@@ -26,11 +30,18 @@ class Generation:
 
 class GenerationError(Exception):
     """A backend failure. `permanent` ones (a missing model, a backend not installed)
-    fail the campaign at once; the others are retried with backoff."""
+    fail the campaign at once; the others are retried with backoff.
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
+    `partial`, when set, has one entry per conversation of the failed call: the outputs
+    that did succeed and None for the others, so the caller can keep them and retry only
+    the rest."""
+
+    def __init__(
+        self, message: str, *, permanent: bool, partial: list[Generation | None] | None = None
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.partial = partial
 
 
 class Backend(Protocol):

@@ -5,7 +5,8 @@ with a permanent error, so the campaign fails cleanly instead of retrying."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from workers.generation.base import Generation, GenerationError, Message, SamplingParams
 from workers.generation.models import resolve_model
@@ -40,16 +41,22 @@ class VLLMBackend:
     ) -> list[Generation]:
         from vllm import SamplingParams as VLLMParams
 
+        schema = params.json_schema
+        # One constraint object per request: vLLM records its decoding backend on it.
         per_request = [
             VLLMParams(
                 temperature=params.temperature,
                 top_p=params.top_p,
                 max_tokens=params.max_tokens,
                 seed=seed,
+                **(_json_constraint(schema) if schema is not None else {}),
             )
             for seed in seeds
         ]
-        outputs = self.llm.chat(conversations, per_request, use_tqdm=False)
+        try:
+            outputs = self.llm.chat(conversations, per_request, use_tqdm=False)
+        except ValueError as e:  # vLLM validates requests (a schema it cannot compile, a prompt too long)
+            raise GenerationError(f"vLLM refused the request: {e}", permanent=True) from e
         return [
             Generation(
                 text=o.outputs[0].text.strip(),
@@ -59,3 +66,15 @@ class VLLMBackend:
             )
             for o, seed in zip(outputs, seeds, strict=True)
         ]
+
+
+def _json_constraint(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """SamplingParams keywords for JSON constrained to `schema`: `structured_outputs` in
+    current vLLM (0.26 included), `guided_decoding` in the older releases that lack it."""
+    try:
+        from vllm.sampling_params import StructuredOutputsParams
+    except ImportError:
+        from vllm.sampling_params import GuidedDecodingParams
+
+        return {"guided_decoding": GuidedDecodingParams(json=dict(schema))}
+    return {"structured_outputs": StructuredOutputsParams(json=dict(schema))}
