@@ -47,6 +47,8 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@# --no-cache: no .import_linter_cache folder in the work tree.
+	$(BIN)/lint-imports --no-cache
 
 # SmolLM2 as a Hugging Face folder, for vLLM or `transformers serve` (the openai backend).
 hf-model: setup

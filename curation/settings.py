@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # Swagger UI at /api/v1/docs from ninja's own static files, not a CDN.
+    "ninja",
     "curation.core",
     "curation.accounts",
     "curation.sources",

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from curation.core.api import api
+from curation.api import api
 
 urlpatterns = [
     path("", include("curation.core.urls")),

@@ -13,7 +13,7 @@ from curation.campaigns.selectors import (
     candidate_list,
     critic_scores,
 )
-from curation.core.api import READ, require_role
+from curation.core.auth import READ, require_role
 from curation.core.errors import InvalidInput
 
 router = Router(tags=["campaigns"])

@@ -6,7 +6,7 @@ from typing import Any
 from django.http import FileResponse, HttpRequest
 from ninja import Router, Schema
 
-from curation.core.api import READ, require_role
+from curation.core.auth import READ, require_role
 from curation.exports.selectors import export_file_path, export_get, export_list
 
 router = Router(tags=["exports"])

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from curation.campaigns.selectors import campaign_get_for_user, critic_scores
-from curation.core.api import REVIEW, require_role
+from curation.core.auth import REVIEW, require_role
 from curation.review.models import Decision
 from curation.review.services import candidate_lease_next, candidate_review
 
