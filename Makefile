@@ -11,7 +11,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run worker test test-fast browser lint hf-model
+.PHONY: setup run worker test test-fast browser lint hf-model bench
 
 setup: $(STAMP)
 
@@ -28,8 +28,11 @@ run: setup
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py serve_local --addr 127.0.0.1:8000
 
+# One worker for both queues (or QUEUES=...), with beat inside it (-B): the sweeper that
+# hands on the work of dead workers needs nothing else started.
+QUEUES ?= gpu,cpu
 worker: setup
-	$(BIN)/celery -A workers.celery_app worker -Q gpu,cpu --pool solo --loglevel INFO
+	$(BIN)/celery -A workers.celery_app worker -Q $(QUEUES) --pool solo --loglevel INFO -B
 
 # Debian's Chromium for the browser tests (never a downloaded browser); skipped when not root.
 browser:
@@ -53,3 +56,7 @@ lint: setup
 # SmolLM2 as a Hugging Face folder, for vLLM or `transformers serve` (the openai backend).
 hf-model: setup
 	$(BIN)/python -m workers.generation.convert var/models/smollm2-135m-instruct
+
+# Benchmarks: the pipeline against the raw engine, results in bench/results/ (README "Performance").
+bench: setup
+	$(BIN)/python bench/generation.py

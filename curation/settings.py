@@ -169,12 +169,41 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 1800)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 120
 
 ASSAY = {
-    # Candidates per generation task: small enough to finish well inside the time limit.
-    "GENERATION_BATCH_SIZE": env_int("ASSAY_GENERATION_BATCH_SIZE", 4),
+    # Candidates per generation batch; 0: per backend (generation/batches.py: 4 on the CPU,
+    # 8 x concurrency for an endpoint, 256 for vLLM), each well inside the time limit.
+    "GENERATION_BATCH_SIZE": env_int("ASSAY_GENERATION_BATCH_SIZE", 0),
+    # Messages published when a campaign starts or resumes: each is a turn that claims batches
+    # from the database, so a campaign of any size publishes this many, never one per batch.
+    "GENERATION_FANOUT": env_int("ASSAY_GENERATION_FANOUT", 8),
+    # Attempts of a batch (a worker lost, an engine error, a bug) before it and its campaign fail.
+    "GENERATION_MAX_ATTEMPTS": env_int("ASSAY_GENERATION_MAX_ATTEMPTS", 3),
     "SCORING_BATCH_SIZE": env_int("ASSAY_SCORING_BATCH_SIZE", 64),
+    # Retries of a scoring task that raised, before its campaign fails with the error.
+    "SCORING_MAX_RETRIES": env_int("ASSAY_SCORING_MAX_RETRIES", 3),
+    # A worker renews the lease of the batch it generates every third of this; a dead worker's
+    # batch is handed on once it runs out.
+    "WORK_LEASE_SECONDS": env_int("ASSAY_WORK_LEASE_SECONDS", 60),
+    # The sweeper's period, and how long work may sit untouched before it is queued again.
+    "SWEEP_SECONDS": env_int("ASSAY_SWEEP_SECONDS", 30),
+    "STALE_SECONDS": env_int("ASSAY_STALE_SECONDS", 120),
+    # `--wait` reports a stalled campaign after this long without progress.
+    "WAIT_STALL_SECONDS": env_int("ASSAY_WAIT_STALL_SECONDS", 600),
     "LEASE_SECONDS": env_int("ASSAY_LEASE_SECONDS", 900),
     "API_PAGE_SIZE": env_int("ASSAY_API_PAGE_SIZE", 50),
 }
+
+# The periodic jobs a campaign needs to keep moving on its own (beat in production; `make
+# worker` and the embedded default's worker run beat inside the worker). A sweep that waited
+# a whole period is dropped: the next one does the same work.
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {
+        "task": "workers.sweep",
+        "schedule": float(ASSAY["SWEEP_SECONDS"]),
+        "options": {"expires": float(ASSAY["SWEEP_SECONDS"])},
+    },
+}
+# Interval jobs only: nothing worth a schedule file, which two beats would share badly.
+CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOGGING = {

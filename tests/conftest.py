@@ -148,3 +148,29 @@ def tiny_model(tmp_path_factory) -> str:
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return str(folder)
+
+
+@pytest.fixture(scope="session")
+def broken_model(tmp_path_factory) -> str:
+    """A real model that loads but crashes inside generate: a 1-layer GPT-2 whose position
+    table holds 16 positions, so any real prompt indexes past it (an IndexError deep in
+    torch), the way a CUDA out-of-memory error or a bug surfaces in a worker."""
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    from workers.generation.models import resolve_model
+
+    files = resolve_model("smollm2-135m-instruct")
+    tokenizer = AutoTokenizer.from_pretrained(files.folder, gguf_file=files.gguf_file)
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=16,
+        n_embd=32,
+        n_layer=1,
+        n_head=2,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    folder = tmp_path_factory.mktemp("broken-llm")
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)

@@ -23,7 +23,7 @@ app.conf.update(
     task_default_queue="cpu",
     task_default_exchange="cpu",
     task_default_routing_key="cpu",
-    task_routes={"workers.generate_batch": {"queue": "gpu", "exchange": "gpu", "routing_key": "gpu"}},
+    task_routes={"workers.generate": {"queue": "gpu", "exchange": "gpu", "routing_key": "gpu"}},
     task_serializer="json",
     accept_content=["json"],
     task_ignore_result=True,  # progress lives in the database, never in task results
@@ -34,7 +34,10 @@ app.conf.update(
     worker_hijack_root_logger=False,
     broker_connection_retry_on_startup=True,
 )
-app.autodiscover_tasks(["curation.generation", "curation.scoring", "curation.exports"])
+app.autodiscover_tasks(["curation.core", "curation.generation", "curation.scoring", "curation.exports"])
 
 # Heartbeats: the UI shows live workers; `--wait` commands start one when none is alive.
-import curation.core.heartbeat  # noqa: E402, F401
+import curation.core.heartbeat  # noqa: E402
+
+# Time limits for the solo pool, which Celery leaves unenforced.
+import curation.core.time_limits  # noqa: E402, F401

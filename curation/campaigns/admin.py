@@ -6,7 +6,14 @@ from django.contrib import admin, messages
 
 from curation.campaigns.config import load_yaml
 from curation.campaigns.models import Campaign, Candidate
-from curation.campaigns.services import campaign_create_or_update, campaign_start
+from curation.campaigns.services import (
+    campaign_cancel,
+    campaign_config_check,
+    campaign_create_or_update,
+    campaign_pause,
+    campaign_resume,
+    campaign_start,
+)
 from curation.core.errors import AssayError
 from curation.scoring.models import CriticScore
 
@@ -31,9 +38,12 @@ class CampaignForm(forms.ModelForm):
         else:
             self.initial["config_yaml"] = "slug: my-campaign\nsource: my-source\ncount: 100\n"
 
-    def clean_config_yaml(self):
+    def clean_config_yaml(self) -> str:
         try:
             config = load_yaml(self.cleaned_data["config_yaml"], origin="config")
+            # The database half of the checks, through the service that saves it, so that
+            # save_model has nothing left to refuse (the admin cannot undo its "added" message).
+            campaign_config_check(config=config)
         except AssayError as e:
             raise forms.ValidationError(str(e)) from None
         if self.instance.pk and config.slug != self.instance.slug:
@@ -47,22 +57,42 @@ class CampaignAdmin(admin.ModelAdmin):
     form = CampaignForm
     list_display = ("slug", "name", "status", "count", "source", "updated_at")
     list_filter = ("status",)
-    actions = ["run"]
+    actions = ["run", "pause", "resume", "cancel"]
+    readonly_fields = ("status", "error")
 
     def save_model(self, request, obj, form, change):
-        try:
-            campaign, _ = campaign_create_or_update(config=form.parsed)
-        except AssayError as e:
-            self.message_user(request, str(e), messages.ERROR)
-            return
+        # The form's clean ran the same checks; only a race (the source deleted meanwhile) fails
+        # here, and an error page beats a false "added successfully".
+        campaign, _ = campaign_create_or_update(config=form.parsed)
         obj.pk = campaign.pk
         obj.refresh_from_db()
 
-    @admin.action(description="Run (queue generation and scoring)")
-    def run(self, request, queryset):
+    def _control(self, request, queryset, service, did: str, already: str) -> None:
+        """The same services as the commands and the campaign page; each campaign says what
+        happened to it, and one refused does not stop the others."""
         for campaign in queryset:
-            n = campaign_start(campaign=campaign)
-            self.message_user(request, f"{campaign.slug}: {n} generation batches queued")
+            try:
+                changed = service(campaign=campaign)
+            except AssayError as e:
+                self.message_user(request, f"{campaign.slug}: {e}", messages.ERROR)
+                continue
+            self.message_user(request, f"{campaign.slug}: {did if changed else already}")
+
+    @admin.action(description="Run (start or restart generation and scoring)")
+    def run(self, request, queryset):
+        self._control(request, queryset, campaign_start, "generation started", "generation started")
+
+    @admin.action(description="Pause (no new generation batch starts)")
+    def pause(self, request, queryset):
+        self._control(request, queryset, campaign_pause, "paused", "was already paused")
+
+    @admin.action(description="Resume paused campaigns")
+    def resume(self, request, queryset):
+        self._control(request, queryset, campaign_resume, "resumed", "was already running")
+
+    @admin.action(description="Cancel for good (what was made is still scored)")
+    def cancel(self, request, queryset):
+        self._control(request, queryset, campaign_cancel, "cancelled", "was already cancelled")
 
 
 class ScoreInline(admin.TabularInline):

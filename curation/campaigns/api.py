@@ -15,6 +15,7 @@ from curation.campaigns.selectors import (
 )
 from curation.core.auth import READ, require_role
 from curation.core.errors import InvalidInput
+from curation.generation.selectors import campaign_progress
 
 router = Router(tags=["campaigns"])
 
@@ -28,6 +29,19 @@ class CampaignOut(Schema):
     status: str
     error: str
     counts: dict[str, int]
+
+
+class ProgressOut(Schema):
+    done: int
+    total: int
+    per_minute: float
+    tokens_per_s: float
+    eta_s: int | None
+    batches: dict[str, int]
+
+
+class CampaignDetailOut(CampaignOut):
+    progress: ProgressOut
 
 
 class CandidateOut(Schema):
@@ -86,11 +100,13 @@ def campaigns(request: HttpRequest):
     return [_campaign_out(c, counts[c.pk]) for c in rows]
 
 
-@router.get("/campaigns/{slug}", response=CampaignOut)
+@router.get("/campaigns/{slug}", response=CampaignDetailOut)
 def campaign(request: HttpRequest, slug: str):
+    """One campaign: status (with the error text of a failed one), counts, and generation
+    progress with its rate and ETA."""
     user = require_role(request, READ)
     c = campaign_get_for_user(user=user, slug=slug)
-    return _campaign_out(c, campaign_counts(campaign=c))
+    return {**_campaign_out(c, campaign_counts(campaign=c)), "progress": campaign_progress(campaign=c)}
 
 
 @router.get("/campaigns/{slug}/candidates", response=CandidatePage)

@@ -3,7 +3,10 @@ YAML from `create_campaign`, the admin form, the API."""
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -25,17 +28,67 @@ class SamplingConfig(_Strict):
     top_p: float = Field(0.95, gt=0, le=1)
     max_tokens: int = Field(256, ge=1, le=32768)
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    n: int = Field(1, ge=1, le=64)  # samples per rendered prompt, each with its own seed
+
+
+QUEUE = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 
 
 class GeneratorConfig(_Strict):
     backend: Literal["transformers", "vllm", "openai"] = "transformers"
     model: str = DEFAULT_MODEL
     params: SamplingConfig = SamplingConfig()
+    # `json`: the model must answer {"prompt": ..., "response": ...}, enforced by guided
+    # decoding (vllm, openai); `text`: free text read as "Q: ... A: ...".
+    output: Literal["text", "json"] = "text"
+    # The Celery queue its batches go to: one model per GPU worker process, so campaigns of
+    # another model get their own queue and their own workers (`-Q <queue>`).
+    queue: str = Field("gpu", pattern=QUEUE)
+    # OpenAI-compatible endpoint (backend openai only).
+    base_url: str | None = None
+    api_key_env: str | None = Field(None, pattern=ENV_NAME)  # the variable's NAME, never the key
+    concurrency: int = Field(8, ge=1, le=256)  # requests in flight from one worker process
+    timeout_s: float = Field(60, gt=0, le=3600)
+    max_retries: int = Field(5, ge=0, le=20)
+
+    @model_validator(mode="after")
+    def _fits_backend(self) -> GeneratorConfig:
+        if self.queue == "cpu":
+            raise ValueError("generator.queue: cpu is the critics' queue; generation runs on gpu or its own")
+        endpoint = {"base_url", "api_key_env", "concurrency", "timeout_s", "max_retries"}
+        if self.backend == "openai":
+            if not self.base_url:
+                raise ValueError(
+                    "generator.base_url: backend openai needs the endpoint, e.g. http://host:8000/v1"
+                )
+            url = urlsplit(self.base_url)
+            if url.scheme not in ("http", "https") or not url.netloc:
+                raise ValueError(f"generator.base_url: {self.base_url!r} is not an http(s) URL")
+            if url.username or url.password:
+                raise ValueError("generator.base_url: no credentials in the URL; use api_key_env")
+        elif given := sorted(f for f in endpoint if getattr(self, f) != type(self).model_fields[f].default):
+            raise ValueError(f"generator.{given[0]}: only backend openai takes endpoint settings")
+        if self.output == "json" and self.backend == "transformers":
+            raise ValueError(
+                "generator.output: json needs guided decoding, which backends vllm and openai have "
+                "and transformers has not"
+            )
+        return self
 
 
 class ReviewConfig(_Strict):
     per_item: int = Field(1, ge=1, le=10)
     overlap: float = Field(0.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _only_what_review_does(self) -> ReviewConfig:
+        # Refused, not ignored: one decision decides a candidate in this version.
+        if self.per_item != 1:
+            raise ValueError("review.per_item: only 1 is supported in this version (one decision per item)")
+        if self.overlap != 0:
+            raise ValueError("review.overlap: only 0 is supported in this version (no overlap yet)")
+        return self
 
 
 class MixtureConfig(_Strict):
@@ -79,7 +132,7 @@ class CampaignConfig(_Strict):
     def _check_parts(self) -> CampaignConfig:
         if not self.name:
             self.name = self.slug
-        if self.generator.backend != "openai" and self.generator.backend not in BACKENDS:
+        if self.generator.backend not in BACKENDS:
             raise ValueError(f"generator.backend {self.generator.backend!r} is not available")
         try:
             build_panel(self.critics)
@@ -97,8 +150,9 @@ class CampaignConfig(_Strict):
 def _first_error(e: ValidationError) -> str:
     err = e.errors()[0]
     msg = err["msg"].removeprefix("Value error, ")
-    # Whole-config checks (critics, template) have no location; their message names the field.
-    return f"{'.'.join(str(p) for p in err['loc'])}: {msg}" if err["loc"] else msg
+    # Whole-config and whole-section checks name the field in their message themselves.
+    where = ".".join(str(p) for p in err["loc"])
+    return f"{where}: {msg}" if where and not msg.startswith(where) else msg
 
 
 def parse_config(data: Any, *, origin: str = "config") -> CampaignConfig:
@@ -137,3 +191,15 @@ def load_yaml(text: str, *, origin: str) -> CampaignConfig:
         line = f" line {mark.line + 1}" if mark else ""
         raise InvalidInput(f"{origin}{line}: not valid YAML ({getattr(e, 'problem', e)})") from None
     return parse_config(data, origin=origin)
+
+
+@functools.lru_cache(maxsize=256)
+def _stored(canonical: str) -> CampaignConfig:
+    return CampaignConfig.model_validate_json(canonical)
+
+
+def stored_config(data: dict[str, Any]) -> CampaignConfig:
+    """A campaign's stored config, validated once per process and content (the workers read
+    it for every batch; validating renders the template and builds the critic panel).
+    Shared: never mutate the result."""
+    return _stored(json.dumps(data, sort_keys=True))

@@ -8,7 +8,9 @@ from curation.sources.models import Source, TaskKind
 
 class CampaignStatus(models.TextChoices):
     DRAFT = "draft", "draft"
-    RUNNING = "running", "running"
+    RUNNING = "running", "running"  # generating (and scoring)
+    PAUSED = "paused", "paused"  # no new generation batches; running ones finish
+    CANCELLED = "cancelled", "cancelled"  # stopped for good; what was made is still scored
     DONE = "done", "done"
     FAILED = "failed", "failed"
 
@@ -25,6 +27,10 @@ class Campaign(models.Model):
     config = models.JSONField()
     status = models.CharField(max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
     error = models.TextField(blank=True)
+    # Last time generation messages were published for it (the sweeper's starvation check).
+    nudged_at = models.DateTimeField(null=True, blank=True)
+    # Last scoring progress, or the last time lost scoring work was queued again.
+    scored_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -32,6 +38,9 @@ class Campaign(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(status__in=CampaignStatus.values), name="campaign_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="failed", error=""), name="campaign_failed_has_error"
             ),
         ]
         ordering = ["slug"]

@@ -6,11 +6,14 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from django.conf import settings
+
 from curation.campaigns.models import Campaign, CampaignStatus
 from curation.campaigns.selectors import campaign_counts
-from curation.campaigns.services import UNSCORED
+from curation.campaigns.status import UNSCORED
 from curation.core.errors import AssayError
 from curation.core.local_worker import live_workers, worker_if_none
+from curation.generation.selectors import generation_busy
 
 
 def _bar(done: int, total: int, width: int = 24) -> str:
@@ -45,13 +48,16 @@ def wait_for(
     finished: Callable[[Campaign, dict[str, int]], bool],
     total: int,
     poll: float = 1.0,
-    stall_after: float = 120.0,
+    no_worker_after: float = 120.0,
 ) -> dict[str, int]:
-    """Poll until `finished`; start a local worker if none serves the queues. Raises
-    AssayError when the campaign fails or nothing can make progress."""
+    """Poll until `finished`; start a local worker if none serves the campaign's queues.
+    Never waits forever: raises AssayError when the campaign fails or is paused, when no
+    worker is alive, or when nothing moved for ASSAY_WAIT_STALL_SECONDS (a stall)."""
     progress = Progress(out)
-    with worker_if_none() as local:
-        idle_since = time.monotonic()
+    stall_after = settings.ASSAY["WAIT_STALL_SECONDS"]
+    queue = (campaign.config.get("generator") or {}).get("queue") or "gpu"
+    with worker_if_none((queue, "cpu")) as local:
+        last, moved_at, seen_worker_at = None, time.monotonic(), time.monotonic()
         try:
             while True:
                 campaign.refresh_from_db(fields=["status", "error"])
@@ -63,18 +69,32 @@ def wait_for(
                     raise AssayError(f"campaign {campaign.slug} failed: {campaign.error}")
                 if finished(campaign, counts):
                     return counts
+                if campaign.status == CampaignStatus.PAUSED:
+                    raise AssayError(
+                        f"campaign {campaign.slug} is paused: resume_campaign {campaign.slug} continues it"
+                    )
                 if local is not None and local.poll() is not None:
                     raise AssayError(
                         f"the local worker stopped (exit code {local.returncode}); see var/logs/"
                     )
-                if local is None and not live_workers():
-                    idle = time.monotonic() - idle_since
-                    if idle > stall_after:
-                        raise AssayError(
-                            "no worker is alive to run the queued tasks; start one with `make worker`"
-                        )
-                else:
-                    idle_since = time.monotonic()
+                now = time.monotonic()
+                if local is not None or live_workers():
+                    seen_worker_at = now
+                elif now - seen_worker_at > no_worker_after:
+                    raise AssayError(
+                        "no worker is alive to run the queued tasks; start one with `make worker`"
+                    )
+                # A batch under a live lease is progress even while no count moves (a CPU
+                # batch takes minutes); its worker's time limits bound how long.
+                state = (made, triaged)
+                if state != last or generation_busy(campaign=campaign):
+                    last, moved_at = state, now
+                elif now - moved_at > stall_after:
+                    raise AssayError(
+                        f"campaign {campaign.slug} stalled: nothing generated or scored for "
+                        f"{int(now - moved_at)} s and no batch running; see show_campaign {campaign.slug} "
+                        "and the worker logs"
+                    )
                 time.sleep(poll)
         finally:
             progress.close()

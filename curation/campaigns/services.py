@@ -1,37 +1,33 @@
-"""Campaign lifecycle: create or update from a config, start (queue generation and
-scoring), and settle the campaign's status when its queued work is finished."""
+"""Campaign lifecycle: create or update from a config; start, pause, resume and cancel.
+Generation and scoring (their own apps) do the work and report back through
+campaigns/status.py. Every transition is a conditional update and idempotent."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
-from django.utils import timezone
 
-from curation.campaigns.config import CampaignConfig
-from curation.campaigns.models import Campaign, CampaignStatus, Candidate, CandidateStatus
-from curation.core.errors import NotFound
-from curation.core.queue import enqueue_on_commit
-from curation.generation.models import BatchStatus, GenerationBatch
+from curation.campaigns.config import CampaignConfig, stored_config
+from curation.campaigns.models import Campaign, CampaignStatus
+from curation.campaigns.status import campaign_settle
+from curation.core.errors import Conflict, NotFound
+from curation.generation.batches import batches_cancel, batches_requeue_failed, generation_kick
+from curation.scoring.services import scoring_queue
 from curation.sources.models import Source
 
-UNSCORED = (CandidateStatus.GENERATED, CandidateStatus.SCORED)
 
-
-def stale_before() -> timezone.datetime:
-    """A batch 'running' since before this was lost with its worker (past the hard time limit)."""
-    return timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
-
-
-def campaign_create_or_update(*, config: CampaignConfig) -> tuple[Campaign, bool]:
+def campaign_config_check(*, config: CampaignConfig) -> Source:
+    """What a config needs from the database beyond its own validation: its source.
+    The admin form calls it too, so a bad config shows as a form error, never half-saved."""
     try:
-        source = Source.objects.get(name=config.source)
+        return Source.objects.get(name=config.source)
     except Source.DoesNotExist:
         raise NotFound(
             f"source: no source named {config.source!r} (import it with import_examples)"
         ) from None
+
+
+def campaign_create_or_update(*, config: CampaignConfig) -> tuple[Campaign, bool]:
+    source = campaign_config_check(config=config)
     fields = {
         "name": config.name,
         "task": config.task,
@@ -44,78 +40,87 @@ def campaign_create_or_update(*, config: CampaignConfig) -> tuple[Campaign, bool
 
 
 def campaign_config(campaign: Campaign) -> CampaignConfig:
-    return CampaignConfig.model_validate(campaign.config)
+    return stored_config(campaign.config)
 
 
-def _ensure_batches(campaign: Campaign) -> None:
-    """Batches cover slots [0, count). Existing batches are kept as they are, so raising
-    `count` later only adds batches for the new slots."""
-    size = settings.ASSAY["GENERATION_BATCH_SIZE"]
-    tail = campaign.batches.order_by("-index").first()
-    covered, index = (tail.start + tail.size, tail.index + 1) if tail else (0, 0)
-    new = [
-        GenerationBatch(
-            campaign=campaign, index=index + i, start=start, size=min(size, campaign.count - start)
-        )
-        for i, start in enumerate(range(covered, campaign.count, size))
-    ]
-    GenerationBatch.objects.bulk_create(new)
+def _locked(campaign: Campaign) -> Campaign:
+    return Campaign.objects.select_for_update().get(pk=campaign.pk)
 
 
 def campaign_start(*, campaign: Campaign) -> int:
-    """Queue every batch not done (failed ones get a fresh start) and the scoring of
-    unscored candidates. Safe to call again: it only queues what is missing."""
+    """Start (or restart) generation and queue the scoring of unscored candidates: failed
+    batches get a fresh set of attempts, a paused campaign resumes. Publishes a bounded
+    number of turns, whatever the campaign's size. Returns how many. Safe to call again."""
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
-        _ensure_batches(campaign)
-        campaign.batches.filter(status=BatchStatus.FAILED).update(
-            status=BatchStatus.PENDING, attempts=0, error=""
-        )
-        todo = list(
-            campaign.batches.filter(
-                Q(status=BatchStatus.PENDING) | Q(status=BatchStatus.RUNNING, updated_at__lt=stale_before())
-            ).values_list("id", flat=True)
-        )
+        campaign = _locked(campaign)
+        if campaign.status == CampaignStatus.CANCELLED:
+            raise Conflict(
+                f"campaign {campaign.slug} was cancelled and stays stopped; "
+                "create a campaign with a new slug to generate more"
+            )
+        batches_requeue_failed(campaign=campaign)
         campaign.status = CampaignStatus.RUNNING
         campaign.error = ""
         campaign.save(update_fields=["status", "error", "updated_at"])
-        for batch_id in todo:
-            enqueue_on_commit("workers.generate_batch", batch_id)
-        queue_scoring(campaign=campaign)
+        turns = generation_kick(campaign=campaign)
+        scoring_queue(campaign=campaign)
         campaign_settle(campaign_id=campaign.pk)
-    return len(todo)
+    return turns
 
 
 def campaign_score(*, campaign: Campaign) -> int:
-    """Queue the critics for every unscored candidate (imported ones included)."""
+    """Queue the critics for every unscored candidate (imported ones included). The
+    campaign's status is generation's: scoring alone does not change it."""
     with transaction.atomic():
-        n = queue_scoring(campaign=campaign)
-        if n and campaign.status != CampaignStatus.RUNNING:
-            Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.RUNNING, error="")
-    return n
+        return scoring_queue(campaign=campaign)
 
 
-def queue_scoring(*, campaign: Campaign) -> int:
-    ids = list(campaign.candidates.filter(status__in=UNSCORED).order_by("id").values_list("id", flat=True))
-    size = settings.ASSAY["SCORING_BATCH_SIZE"]
-    for i in range(0, len(ids), size):
-        enqueue_on_commit("workers.score_candidates", ids[i : i + size])
-    return len(ids)
+def campaign_pause(*, campaign: Campaign) -> bool:
+    """running -> paused: no new generation batch starts (turns find nothing to claim and
+    end); the batches running finish and are scored. Returns False when already paused."""
+    with transaction.atomic():
+        campaign = _locked(campaign)
+        if campaign.status == CampaignStatus.PAUSED:
+            return False
+        if campaign.status != CampaignStatus.RUNNING:
+            raise Conflict(f"campaign {campaign.slug} is {campaign.status}: only a running campaign pauses")
+        campaign.status = CampaignStatus.PAUSED
+        campaign.save(update_fields=["status", "updated_at"])
+    return True
 
 
-def campaign_fail(*, campaign_id: int, error: str) -> None:
-    """Only a running campaign fails; the first error is the one kept."""
-    Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.RUNNING).update(
-        status=CampaignStatus.FAILED, error=error[:4000], updated_at=timezone.now()
-    )
+def campaign_resume(*, campaign: Campaign) -> bool:
+    """paused -> running, with fresh turns. Returns False when already running."""
+    with transaction.atomic():
+        campaign = _locked(campaign)
+        if campaign.status == CampaignStatus.RUNNING:
+            return False
+        if campaign.status != CampaignStatus.PAUSED:
+            raise Conflict(
+                f"campaign {campaign.slug} is {campaign.status}: only a paused campaign resumes"
+                + (
+                    " (run_campaign starts a draft or failed one)"
+                    if campaign.status in ("draft", "failed")
+                    else ""
+                )
+            )
+        campaign.status = CampaignStatus.RUNNING
+        campaign.save(update_fields=["status", "updated_at"])
+        generation_kick(campaign=campaign)
+        campaign_settle(campaign_id=campaign.pk)
+    return True
 
 
-def campaign_settle(*, campaign_id: int) -> None:
-    """running -> done once every batch is done and every candidate is triaged."""
-    busy_batches = GenerationBatch.objects.filter(campaign_id=campaign_id).exclude(status=BatchStatus.DONE)
-    unscored = Candidate.objects.filter(campaign_id=campaign_id, status__in=UNSCORED)
-    if busy_batches.exists() or unscored.exists():
-        return
-    Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.RUNNING).update(
-        status=CampaignStatus.DONE, updated_at=timezone.now()
-    )
+def campaign_cancel(*, campaign: Campaign) -> bool:
+    """Stop for good: batches not started are cancelled, running ones finish; everything
+    generated is still scored and reviewable. Returns False when already cancelled."""
+    with transaction.atomic():
+        campaign = _locked(campaign)
+        if campaign.status == CampaignStatus.CANCELLED:
+            return False
+        if campaign.status == CampaignStatus.DONE:
+            raise Conflict(f"campaign {campaign.slug} is done: there is nothing left to cancel")
+        campaign.status = CampaignStatus.CANCELLED
+        campaign.save(update_fields=["status", "updated_at"])
+        batches_cancel(campaign=campaign)
+    return True

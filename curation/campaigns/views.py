@@ -1,14 +1,20 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
-from curation.campaigns.models import Campaign, CandidateStatus
+from curation.campaigns.models import Campaign, CampaignStatus, CandidateStatus
 from curation.campaigns.selectors import campaign_counts, campaign_get_for_user, candidate_list
-from curation.core.errors import NotFound
+from curation.campaigns.services import campaign_cancel, campaign_pause, campaign_resume, campaign_start
+from curation.core.errors import AssayError, NotFound
+from curation.core.local_worker import live_workers
+from curation.generation.selectors import campaign_progress
 from curation.review.models import Decision, Review
 from workers.metrics.lexical import distinct_n
 
@@ -33,12 +39,79 @@ def _diversity(campaign: Campaign) -> dict[str, float | int] | None:
     return {"n": n, "synthetic": distinct_n(synthetic[:n], 2), "real": distinct_n(real[:n], 2)}
 
 
-@login_required
-def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def _campaign(request: HttpRequest, slug: str) -> Campaign:
     try:
-        campaign = campaign_get_for_user(user=request.user, slug=slug)
+        return campaign_get_for_user(user=request.user, slug=slug)
     except NotFound as e:
         raise Http404(str(e)) from None
+
+
+def _duration(seconds: int | None) -> str:
+    if not seconds:
+        return ""
+    if seconds < 90:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 90 else f"{minutes / 60:.1f} h"
+
+
+def _live(campaign: Campaign) -> dict:
+    """What the progress panel shows; the page polls it while work is under way."""
+    counts = campaign_counts(campaign=campaign)
+    queue = (campaign.config.get("generator") or {}).get("queue") or "gpu"
+    unscored = counts[CandidateStatus.GENERATED] + counts[CandidateStatus.SCORED]
+    active = campaign.status in (CampaignStatus.RUNNING, CampaignStatus.PAUSED) or unscored > 0
+    progress = campaign_progress(campaign=campaign)
+    return {
+        "campaign": campaign,
+        "counts": counts,
+        "progress": progress,
+        "eta": _duration(progress["eta_s"]),
+        "unscored": unscored,
+        "queue": queue,
+        "workers": live_workers(queue),
+        "active": active,
+    }
+
+
+@login_required
+def campaign_live(request: HttpRequest, slug: str) -> HttpResponse:
+    """The progress panel alone, polled by the page (htmx) while the campaign works."""
+    return render(request, "campaigns/_progress.html", _live(_campaign(request, slug)))
+
+
+CONTROLS = {
+    "run": campaign_start,
+    "pause": campaign_pause,
+    "resume": campaign_resume,
+    "cancel": campaign_cancel,
+}
+
+
+@login_required
+@require_POST
+def campaign_control(request: HttpRequest, slug: str) -> HttpResponse:
+    """Run, pause, resume or cancel (admins), then back to the campaign page."""
+    if not request.user.is_admin_role:
+        raise PermissionDenied("Only admins run, pause, resume or cancel campaigns.")
+    campaign = _campaign(request, slug)
+    action = request.POST.get("action", "")
+    if action not in CONTROLS:
+        messages.error(request, f"unknown action {action!r}")
+        return redirect("campaign_detail", slug=campaign.slug)
+    try:
+        CONTROLS[action](campaign=campaign)
+    except AssayError as e:
+        messages.error(request, str(e))
+    else:
+        campaign.refresh_from_db(fields=["status"])
+        messages.success(request, f"{campaign.slug} is now {campaign.get_status_display()}.")
+    return redirect("campaign_detail", slug=campaign.slug)
+
+
+@login_required
+def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = _campaign(request, slug)
     status = request.GET.get("status") or None
     if status not in (None, *CandidateStatus.values):
         status = None
@@ -48,14 +121,14 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
         Prefetch("reviews", queryset=decisions, to_attr="decisions")
     )
     page = Paginator(candidates, 25).get_page(request.GET.get("page"))
-    counts = campaign_counts(campaign=campaign)
+    live = _live(campaign)
+    counts = live["counts"]
     mixture = (campaign.config or {}).get("mixture") or {}
     return render(
         request,
         "campaigns/detail.html",
         {
-            "campaign": campaign,
-            "counts": counts,
+            **live,
             "page": page,
             "status": status,
             "statuses": [(value, label, counts[value]) for value, label in CandidateStatus.choices],

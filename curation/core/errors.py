@@ -22,3 +22,10 @@ class Forbidden(AssayError):
 
 class Conflict(AssayError):
     """The state moved on: a lost lease, an item already decided."""
+
+
+def describe(e: BaseException) -> str:
+    """An unexpected exception as `Type: message` in one line, for a failure a user sees
+    (billiard's exceptions print their repr as their text)."""
+    text = e.args[0] if len(e.args) == 1 and isinstance(e.args[0], str) else str(e)
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__

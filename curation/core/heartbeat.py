@@ -16,11 +16,20 @@ _stop = threading.Event()
 log = logging.getLogger(__name__)
 
 
-def _beat(hostname: str, queues: str, started) -> None:
+def _beat(hostname: str, queues: str, started, concurrency: int) -> None:
+    from celery.worker import state
+
     from curation.core.models import WorkerHeartbeat
 
+    free_since = timezone.now()
     while not _stop.is_set():
         try:
+            # The worker's own count of executing tasks (kept in this main process for every pool).
+            active = len(state.active_requests)
+            if active >= concurrency:
+                free_since = None
+            elif free_since is None:
+                free_since = timezone.now()
             close_old_connections()
             WorkerHeartbeat.objects.update_or_create(
                 hostname=hostname,
@@ -29,6 +38,9 @@ def _beat(hostname: str, queues: str, started) -> None:
                     "pid": os.getpid(),
                     "started_at": started,
                     "last_seen": timezone.now(),
+                    "concurrency": concurrency,
+                    "active": active,
+                    "free_since": free_since,
                 },
             )
         except Exception:  # a missed beat must never kill the worker
@@ -42,8 +54,13 @@ def _beat(hostname: str, queues: str, started) -> None:
 def _start(sender, **kwargs) -> None:
     queues = ",".join(sorted(sender.app.amqp.queues.consume_from or sender.app.amqp.queues))
     _stop.clear()
+    # `sender` is the consumer; its controller is the WorkController with the pool size.
+    concurrency = getattr(getattr(sender, "controller", None), "concurrency", None) or 1
     threading.Thread(
-        target=_beat, args=(sender.hostname, queues, timezone.now()), daemon=True, name="heartbeat"
+        target=_beat,
+        args=(sender.hostname, queues, timezone.now(), concurrency),
+        daemon=True,
+        name="heartbeat",
     ).start()
 
 

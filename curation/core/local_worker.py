@@ -24,6 +24,9 @@ def live_workers(queue: str | None = None) -> list[WorkerHeartbeat]:
 
 
 def worker_command(queues: str = "gpu,cpu", hostname: str | None = None) -> list[str]:
+    """One worker process for the queues, solo pool (one engine per process), with beat
+    inside it (-B): the periodic sweeper that hands on the work of dead workers runs
+    wherever a worker runs, with nothing else to start."""
     cmd = [
         sys.executable,
         "-m",
@@ -39,6 +42,7 @@ def worker_command(queues: str = "gpu,cpu", hostname: str | None = None) -> list
         "INFO",
         "--without-mingle",
         "--without-gossip",
+        "-B",
     ]
     return cmd + (["--hostname", hostname] if hostname else [])
 

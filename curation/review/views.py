@@ -9,8 +9,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from curation.campaigns.models import CampaignStatus, CandidateStatus
 from curation.campaigns.selectors import campaign_counts, campaign_get_for_user
 from curation.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from curation.generation.selectors import campaign_progress
 from curation.review.forms import ReviewForm
 from curation.review.services import candidate_lease_next, candidate_review
 
@@ -24,12 +26,28 @@ def _campaign(request: HttpRequest, slug: str):
         raise Http404(str(e)) from None
 
 
+def _coming(campaign, counts: dict[str, int]) -> dict | None:
+    """What is still on its way to review (None when nothing is): an expert who finds the
+    queue empty while the campaign generates is told to wait, not that the work is over."""
+    unscored = counts[CandidateStatus.GENERATED] + counts[CandidateStatus.SCORED]
+    progress = campaign_progress(campaign=campaign)
+    generating = campaign.status == CampaignStatus.RUNNING
+    to_make = max(0, progress["total"] - progress["done"]) if generating else 0
+    if not (to_make or unscored):
+        return None
+    eta = progress["eta_s"]
+    return {"to_make": to_make, "unscored": unscored, "eta": f"{max(1, round(eta / 60))} min" if eta else ""}
+
+
 @login_required
 def review_next(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = _campaign(request, slug)
     candidate = candidate_lease_next(user=request.user, campaign=campaign)
-    context = {"campaign": campaign, "candidate": candidate, "counts": campaign_counts(campaign=campaign)}
-    if candidate is not None:
+    counts = campaign_counts(campaign=campaign)
+    context = {"campaign": campaign, "candidate": candidate, "counts": counts}
+    if candidate is None:
+        context["coming"] = _coming(campaign, counts)
+    else:
         # Failed critics first: they are what the expert should look at.
         context["scores"] = candidate.scores.order_by("passed", "critic")
         context["form"] = ReviewForm(initial={"edited_response": candidate.response})

@@ -6,21 +6,32 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 
-from django.db.models import Min
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Min, Q
+from django.utils import timezone
 
-from curation.campaigns.config import CampaignConfig
-from curation.campaigns.models import Candidate, CandidateStatus
-from curation.campaigns.services import UNSCORED, campaign_settle
+from curation.campaigns.config import CampaignConfig, stored_config
+from curation.campaigns.models import Campaign, CampaignStatus, Candidate, CandidateStatus
+from curation.campaigns.status import UNSCORED, campaign_fail, campaign_settle
+from curation.core.queue import enqueue_on_commit
 from curation.scoring.models import CriticScore
 from curation.sources.models import Example, Split
 from workers.critics import Critic, Item, Verdict, build_panel
+from workers.critics.text import text_key
+
+SCORE_TASK = "workers.score_candidates"
+SWEEP_TASKS = 50  # scoring tasks one sweep queues per campaign at most
 
 
 class DatabaseCorpus:
-    """Where a campaign's candidates' text keys were seen before (workers/critics/base.Corpus)."""
+    """Where a campaign's candidates' text keys were seen before (workers/critics/base.Corpus).
+    Without a campaign (a preview), earlier items of the same call count as its candidates."""
 
-    def __init__(self, campaign_id: int) -> None:
+    def __init__(self, campaign_id: int | None) -> None:
         self.campaign_id = campaign_id
         self._cache: dict[tuple[int, ...], dict[int, set[str]]] = {}
 
@@ -40,12 +51,17 @@ class DatabaseCorpus:
         approved = Candidate.objects.filter(text_key__in=keys, status=CandidateStatus.APPROVED)
         for k in approved.values_list("text_key", flat=True).distinct():
             where[k].add("approved")
-        first = dict(
-            Candidate.objects.filter(campaign_id=self.campaign_id, text_key__in=keys)
-            .values("text_key")
-            .annotate(first=Min("id"))
-            .values_list("text_key", "first")
-        )
+        if self.campaign_id is None:
+            first: dict[str, int] = {}
+            for item in sorted(items, key=lambda i: i.id):
+                first.setdefault(item.text_key, item.id)
+        else:
+            first = dict(
+                Candidate.objects.filter(campaign_id=self.campaign_id, text_key__in=keys)
+                .values("text_key")
+                .annotate(first=Min("id"))
+                .values_list("text_key", "first")
+            )
         out: dict[int, set[str]] = {}
         for item in items:
             seen = set(where.get(item.text_key, ()))
@@ -63,12 +79,84 @@ def candidates_score(*, candidate_ids: list[int]) -> int:
         by_campaign[c.campaign_id].append(c)
     triaged = 0
     for campaign_id, candidates in by_campaign.items():
-        config = CampaignConfig.model_validate(candidates[0].campaign.config)
+        config = stored_config(candidates[0].campaign.config)
         panel = build_panel(config.critics)
         _ensure_scores(campaign_id, candidates, panel)
         triaged += _triage(candidates, panel)
+        Campaign.objects.filter(pk=campaign_id).update(scored_at=timezone.now())
         campaign_settle(campaign_id=campaign_id)
     return triaged
+
+
+@dataclass(frozen=True)
+class Judged:
+    reasons: list[str]  # empty: it would go to review
+    verdicts: dict[str, Verdict]  # critic name -> verdict
+
+
+def samples_judge(*, config: CampaignConfig, samples: Sequence[tuple[str, str]]) -> list[Judged]:
+    """The campaign's critic panel on (prompt, response) pairs that are not stored (a preview):
+    the same critics and triage rule as scoring, nothing written."""
+    panel = build_panel(config.critics)
+    items = [Item(i + 1, p, r, text_key(r)) for i, (p, r) in enumerate(samples)]
+    corpus = DatabaseCorpus(None)
+    by_critic = {critic.name: critic.judge(items, corpus) for critic in panel}
+    out = []
+    for i in range(len(items)):
+        verdicts = {name: v[i] for name, v in by_critic.items()}
+        failed = [v for v in verdicts.values() if not v.passed]
+        reasons = sorted({r for v in failed for r in (v.label, *v.extra_labels) if r})
+        out.append(Judged(reasons, verdicts))
+    return out
+
+
+def scoring_queue(*, campaign: Campaign, limit: int | None = None) -> int:
+    """Queue the critics for the campaign's unscored candidates (imported ones included),
+    in tasks of SCORING_BATCH_SIZE; at most `limit` tasks. Returns how many candidates."""
+    size = settings.ASSAY["SCORING_BATCH_SIZE"]
+    ids = campaign.candidates.filter(status__in=UNSCORED).order_by("id").values_list("id", flat=True)
+    if limit is not None:
+        ids = ids[: limit * size]
+    ids = list(ids)
+    if ids:
+        Campaign.objects.filter(pk=campaign.pk).update(scored_at=timezone.now())
+    for i in range(0, len(ids), size):
+        enqueue_on_commit(SCORE_TASK, ids[i : i + size])
+    return len(ids)
+
+
+def scoring_fail(*, candidate_ids: list[int], error: str) -> None:
+    """A scoring task out of retries: its campaigns fail with the error; the candidates stay
+    unscored (visible in the counts) until the campaign is run or scored again."""
+    campaigns = Candidate.objects.filter(pk__in=candidate_ids).values_list("campaign_id", flat=True)
+    for campaign_id in set(campaigns):
+        campaign_fail(campaign_id=campaign_id, error=f"scoring failed: {error}")
+
+
+def scoring_sweep() -> int:
+    """Queue scoring again where it was lost: a campaign (not failed) with candidates unscored
+    for STALE_SECONDS and no scoring progress for as long (a worker killed mid-task, a broker
+    that lost its messages). Scoring is idempotent, so a slow task scored twice costs time,
+    never a duplicate. Bounded: at most a few tasks' worth per campaign and sweep."""
+    stale = timezone.now() - timedelta(seconds=settings.ASSAY["STALE_SECONDS"])
+    quiet = (
+        Campaign.objects.exclude(status=CampaignStatus.FAILED)
+        .filter(Q(scored_at__isnull=True) | Q(scored_at__lt=stale))
+        # A draft's imported candidates wait for score_campaign, which stamps scored_at.
+        .exclude(status=CampaignStatus.DRAFT, scored_at__isnull=True)
+    )
+    n = 0
+    for campaign in quiet:
+        # Per campaign, so the (campaign, status) index answers; campaigns are few.
+        if not campaign.candidates.filter(status__in=UNSCORED, created_at__lt=stale).exists():
+            continue
+        with transaction.atomic():
+            # The stamp first, so concurrent sweepers do not both queue it.
+            if Campaign.objects.filter(pk=campaign.pk, scored_at=campaign.scored_at).update(
+                scored_at=timezone.now()
+            ):
+                n += scoring_queue(campaign=campaign, limit=SWEEP_TASKS)
+    return n
 
 
 def _ensure_scores(campaign_id: int, candidates: list[Candidate], panel: list[Critic]) -> None:

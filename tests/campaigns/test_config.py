@@ -59,7 +59,9 @@ fewshot: 2
 generator:
   backend: vllm
   model: /models/qwen
-  params: {temperature: 0.5, top_p: 0.9, max_tokens: 128, seed: 7}
+  params: {temperature: 0.5, top_p: 0.9, max_tokens: 128, seed: 7, n: 4}
+  output: json
+  queue: gpu-qwen
 prompt_template: |
   Topic: {{ topic }}, for a {{ persona }}.
   {% for ex in examples %}Q: {{ ex.prompt }}
@@ -72,20 +74,22 @@ critics:
   length: {min_words: 8}
   refusal: {enabled: false}
   duplicate:
-review: {per_item: 2, overlap: 0.1}
+review: {per_item: 1, overlap: 0}
 mixture: {max_synthetic: 0.2, balance_by: topic, max_depth: 2}
 """,
         origin="tea.yaml",
     )
     assert (config.name, config.task, config.fewshot) == ("Tea questions", "chat", 2)
-    assert config.generator.model_dump() == {
+    assert config.generator.model_dump(exclude_defaults=True) == {
         "backend": "vllm",
         "model": "/models/qwen",
-        "params": {"temperature": 0.5, "top_p": 0.9, "max_tokens": 128, "seed": 7},
+        "params": {"temperature": 0.5, "top_p": 0.9, "max_tokens": 128, "seed": 7, "n": 4},
+        "output": "json",
+        "queue": "gpu-qwen",
     }
     assert config.diversity == {"topic": ["brewing", "kinds"], "persona": ["novice", "expert"]}
     assert config.critics == {"length": {"min_words": 8}, "refusal": {"enabled": False}, "duplicate": {}}
-    assert config.review.model_dump() == {"per_item": 2, "overlap": 0.1}
+    assert config.review.model_dump() == {"per_item": 1, "overlap": 0.0}
     assert config.mixture.model_dump() == {"max_synthetic": 0.2, "balance_by": "topic", "max_depth": 2}
 
 
@@ -204,6 +208,57 @@ def test_parse_config_takes_a_mapping_from_anywhere():
             MINIMAL + "review: {per_item: 0}\n",
             "tea.yaml: review.per_item: Input should be greater than or equal to 1",
             id="no reviews",
+        ),
+        pytest.param(
+            MINIMAL + "review: {per_item: 2}\n",
+            "tea.yaml: review.per_item: only 1 is supported in this version (one decision per item)",
+            id="several reviews per item, not built yet",
+        ),
+        pytest.param(
+            MINIMAL + "review: {overlap: 0.1}\n",
+            "tea.yaml: review.overlap: only 0 is supported in this version (no overlap yet)",
+            id="overlap, not built yet",
+        ),
+        pytest.param(
+            MINIMAL + "generator: {backend: openai}\n",
+            "tea.yaml: generator.base_url: backend openai needs the endpoint, e.g. http://host:8000/v1",
+            id="openai without an endpoint",
+        ),
+        pytest.param(
+            MINIMAL + "generator: {backend: openai, base_url: 'ftp://h/v1'}\n",
+            "tea.yaml: generator.base_url: 'ftp://h/v1' is not an http(s) URL",
+            id="openai endpoint not http",
+        ),
+        pytest.param(
+            MINIMAL + "generator: {backend: openai, base_url: 'http://u:secret@h/v1'}\n",
+            "tea.yaml: generator.base_url: no credentials in the URL; use api_key_env",
+            id="a key in the URL",
+        ),
+        pytest.param(
+            MINIMAL + "generator: {backend: openai, base_url: 'http://h/v1', api_key_env: 'sk-123'}\n",
+            "tea.yaml: generator.api_key_env: String should match pattern '^[A-Za-z_][A-Za-z0-9_]{0,127}$'",
+            id="a key where its variable's name goes",
+        ),
+        pytest.param(
+            MINIMAL + "generator: {concurrency: 4}\n",
+            "tea.yaml: generator.concurrency: only backend openai takes endpoint settings",
+            id="endpoint settings for a local engine",
+        ),
+        pytest.param(
+            MINIMAL + "generator: {output: json}\n",
+            "tea.yaml: generator.output: json needs guided decoding, which backends vllm and openai have "
+            "and transformers has not",
+            id="json output without guided decoding",
+        ),
+        pytest.param(
+            MINIMAL + "generator: {backend: vllm, queue: cpu}\n",
+            "tea.yaml: generator.queue: cpu is the critics' queue; generation runs on gpu or its own",
+            id="generation on the critics' queue",
+        ),
+        pytest.param(
+            MINIMAL + "generator: {params: {n: 0}}\n",
+            "tea.yaml: generator.params.n: Input should be greater than or equal to 1",
+            id="no samples per prompt",
         ),
         pytest.param(
             MINIMAL + "mixture: {max_synthetic: 1.5}\n",

@@ -6,25 +6,13 @@ worker started by `run_campaign --wait` itself)."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
-import redis
 
 from tests.conftest import DATA
-
-ROOT = Path(__file__).resolve().parents[2]
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/14"
+from tests.support.app import App, make_app
 
 pytestmark = pytest.mark.slow
 
@@ -43,110 +31,10 @@ generator:
 """
 
 
-class App:
-    """One instance of Assay driven through its commands and its HTTP API."""
-
-    def __init__(self, env: dict[str, str], tmp: Path) -> None:
-        self.env, self.tmp = env, tmp
-        self.procs: list[subprocess.Popen] = []
-        self.base = ""
-
-    def manage(self, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-
-    def ok(self, *args: str, timeout: int = 600) -> str:
-        r = self.manage(*args, timeout=timeout)
-        assert r.returncode == 0, f"{args[0]} failed: {r.stderr[-2000:]}"
-        return r.stdout
-
-    def start(self, *cmd: str, log: str) -> subprocess.Popen:
-        with open(self.tmp / log, "w") as fh:
-            proc = subprocess.Popen(list(cmd), cwd=ROOT, env=self.env, stdout=fh, stderr=subprocess.STDOUT)
-        self.procs.append(proc)
-        return proc
-
-    def serve(self) -> None:
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        self.start(sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", log="web.log")
-        self.base = f"http://127.0.0.1:{port}"
-        for _ in range(120):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.5)
-        raise AssertionError("runserver did not start: " + (self.tmp / "web.log").read_text()[-1000:])
-
-    def api(self, method: str, path: str, token: str = "", body: dict | None = None) -> tuple[int, object]:
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + path, data=data, method=method)
-        if token:
-            req.add_header("Authorization", f"Bearer {token}")
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=60) as r:
-                raw = r.read()
-                return r.status, json.loads(raw) if raw.strip() else None
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"null")
-
-    def token(self, name: str, role: str) -> str:
-        self.ok("create_user", name, "--role", role, "--password", f"{name}-pass-123")
-        return self.ok("create_token", name).strip().splitlines()[-1]
-
-    def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-
-
-def _base_env(tmp: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
-    env.update(
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        PYTHONUNBUFFERED="1",
-        ASSAY_DATA_DIR=str(tmp / "var"),
-        DJANGO_SETTINGS_MODULE="curation.settings",
-    )
-    return env
-
-
 @pytest.fixture(params=["postgres-redis", "embedded"])
 def app(request, tmp_path):
-    env = _base_env(tmp_path)
-    dbname = None
-    if request.param == "postgres-redis":
-        dbname = f"e2e_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{dbname}"')
-        redis.Redis.from_url(REDIS_URL).flushdb()
-        env.update(DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{dbname}", CELERY_BROKER_URL=REDIS_URL)
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'assay.sqlite3'}"
-    a = App(env, tmp_path)
-    a.mode = request.param
-    yield a
-    a.stop()
-    if dbname:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    with make_app(request.param, tmp_path) as a:
+        yield a
 
 
 def test_the_whole_loop_runs_from_import_to_capped_export(app: App, tmp_path: Path):

@@ -103,8 +103,20 @@ def test_the_cpu_worker_consumes_only_the_cpu_queue(compose):
     assert "deploy" not in compose["services"]["worker-cpu"]
 
 
-def test_beat_runs_the_celery_scheduler(compose):
+def test_beat_runs_the_celery_scheduler_with_the_sweeper_on_its_schedule(compose):
     assert _argv(compose["services"]["beat"])[:4] == ["celery", "-A", "workers.celery_app", "beat"]
+    from workers.celery_app import app
+
+    app.loader.import_default_modules()  # what a worker does at start: find every task
+    sweep = app.conf.beat_schedule["sweep"]
+    assert sweep["task"] == "workers.sweep" and sweep["task"] in app.tasks
+    assert sweep["schedule"] == 30.0 and sweep["options"]["expires"] == 30.0
+
+
+def test_make_worker_runs_beat_inside_the_worker():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    line = next(x for x in makefile.splitlines() if "celery -A workers.celery_app worker" in x)
+    assert " -B" in line and "--pool solo" in line
 
 
 def test_every_app_service_gets_the_database_and_broker_from_the_shared_env(compose):

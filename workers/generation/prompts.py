@@ -5,12 +5,13 @@ prompts and the lineage of a candidate can be recomputed."""
 
 from __future__ import annotations
 
+import functools
 import random
 import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jinja2 import TemplateError
+from jinja2 import Template, TemplateError
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -60,9 +61,15 @@ def check_template(template: str, sample: Mapping[str, Any]) -> None:
     render(template, sample)
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(template: str) -> Template:
+    # Compiling is the costly part and a campaign renders one template many times.
+    return _env.from_string(template)
+
+
 def render(template: str, context: Mapping[str, Any]) -> str:
     try:
-        return _env.from_string(template).render(**context).strip()
+        return _compiled(template).render(**context).strip()
     except TemplateError as e:
         raise TemplateProblem(f"prompt_template{_line(e)}: {e.message or e}") from e
     except Exception as e:

@@ -4,7 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from curation.campaigns.progress import wait_for
 from curation.campaigns.selectors import campaign_counts, campaign_get
-from curation.campaigns.services import UNSCORED, campaign_score
+from curation.campaigns.services import campaign_score
+from curation.campaigns.status import UNSCORED
 from curation.core.errors import AssayError
 
 
