@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -146,16 +146,23 @@ def _after(attempts: int) -> str:
     return f" after {attempts} attempt{'s' if attempts != 1 else ''}"
 
 
-def _fail(row: GenerationBatch, error: str, after: str) -> None:
-    GenerationBatch.objects.filter(pk=row.pk).update(
+def _fail(row: GenerationBatch, error: str, after: str, *, expired_by: datetime | None = None) -> bool:
+    """Fail the batch and its campaign; with `expired_by`, only if its lease is still out
+    (a concurrent sweeper, or a worker that renewed it just in time, wins)."""
+    rows = GenerationBatch.objects.filter(pk=row.pk, status=BatchStatus.RUNNING)
+    if expired_by is not None:
+        rows = rows.filter(lease_expires_at__lt=expired_by)
+    if not rows.update(
         status=BatchStatus.FAILED,
         error=error[:4000],
         lease_expires_at=None,
         finished_at=timezone.now(),
         updated_at=timezone.now(),
-    )
+    ):
+        return False
     campaign_fail(campaign_id=row.campaign_id, error=f"generation failed (batch {row.index}{after}): {error}")
     log.error("campaign %s batch %s failed%s: %s", row.campaign_id, row.index, after, error)
+    return True
 
 
 def batches_requeue_failed(*, campaign: Campaign) -> int:
@@ -216,45 +223,42 @@ def generation_pass_turn(*, campaign_id: int) -> None:
 
 
 def batches_sweep() -> dict[str, int]:
-    """Hand on the batches of dead workers, and give starved campaigns new turns.
+    """Hand on the batches of dead workers, and give campaigns whose messages were lost new
+    turns.
 
-    - A running batch whose lease ran out lost its worker: back to pending (with a turn for
-      it), or failed with its campaign once its attempts are spent (a batch that kills every
-      worker that takes it must not loop forever).
-    - A running campaign with claimable work that nothing claimed for STALE_SECONDS, and
-      that got no turns for as long, lost its messages (a broker restart, a killed worker on
-      the filesystem queue): publish its turns again."""
+    - A running batch whose lease ran out lost its worker: back to pending with a turn for
+      it (cancelled if its campaign was cancelled meanwhile), or failed with its campaign
+      once its attempts are spent (a batch that kills every worker that takes it must not
+      loop forever).
+    - A running campaign with work waiting while a worker of its queue has had room for
+      STALE_SECONDS lost its turns (a broker restart, a killed worker on the filesystem
+      queue): publish them again (_top_up)."""
     now = timezone.now()
     limit = settings.ASSAY["GENERATION_MAX_ATTEMPTS"]
     handed_on = failed = kicked = 0
     for row in GenerationBatch.objects.filter(status=BatchStatus.RUNNING, lease_expires_at__lt=now):
+        lost = f"its worker ({row.claimed_by}) stopped while generating it"
         if row.attempts >= limit:
-            if GenerationBatch.objects.filter(
-                pk=row.pk, status=BatchStatus.RUNNING, lease_expires_at__lt=now
-            ).exists():
-                _fail(row, f"its worker ({row.claimed_by}) stopped while generating it", _after(row.attempts))
-                failed += 1
+            failed += _fail(row, lost, _after(row.attempts), expired_by=now)
             continue
         moved = GenerationBatch.objects.filter(
             pk=row.pk, status=BatchStatus.RUNNING, lease_expires_at__lt=now
         ).update(
             status=BatchStatus.PENDING,
-            error=f"its worker ({row.claimed_by}) stopped while generating it; handed on",
+            error=f"{lost}; handed on",
             claimed_by="",
             lease_expires_at=None,
             updated_at=now,
         )
-        if moved:
-            handed_on += 1
-            log.warning(
-                "campaign %s batch %s: worker %s gone, batch handed on",
-                row.campaign_id,
-                row.index,
-                row.claimed_by,
-            )
-            campaign = Campaign.objects.filter(pk=row.campaign_id, status=CampaignStatus.RUNNING).first()
-            if campaign is not None:
-                kicked += generation_kick(campaign=campaign, messages=1)
+        if not moved:
+            continue
+        handed_on += 1
+        log.warning("campaign %s batch %s: %s; handed on", row.campaign_id, row.index, lost)
+        campaign = Campaign.objects.get(pk=row.campaign_id)
+        if campaign.status == CampaignStatus.RUNNING:
+            kicked += generation_kick(campaign=campaign, messages=1)
+        elif campaign.status == CampaignStatus.CANCELLED:
+            batches_cancel(campaign=campaign)
     stale = now - timedelta(seconds=settings.ASSAY["STALE_SECONDS"])
     quiet = Campaign.objects.filter(status=CampaignStatus.RUNNING).filter(
         Q(nudged_at__isnull=True) | Q(nudged_at__lt=stale)

@@ -159,6 +159,20 @@ def test_a_dead_workers_batch_is_handed_on_and_a_live_one_is_not(campaign):
     assert (batch.status, batch.attempts) == (BatchStatus.DONE, 2)
 
 
+def test_a_dead_workers_batch_of_a_cancelled_campaign_is_cancelled_not_handed_on(campaign):
+    from curation.campaigns.services import campaign_cancel
+
+    campaign_start(campaign=campaign)
+    batch = batch_claim(campaign_id=campaign.pk)
+    leases.release(GenerationBatch, batch.pk)
+    campaign_cancel(campaign=campaign)
+    GenerationBatch.objects.filter(pk=batch.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    with_turns = batches_sweep()
+    assert with_turns["batches_handed_on"] == 1 and with_turns["turns_published"] == 0
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.CANCELLED
+
+
 def test_a_worker_that_dies_with_a_batch_every_time_fails_it_after_the_attempts(campaign, settings):
     campaign_start(campaign=campaign)
     for _ in range(settings.ASSAY["GENERATION_MAX_ATTEMPTS"]):
