@@ -121,33 +121,43 @@ def chromium_or_skip() -> str:
     pytest.skip("Debian's chromium is not installed (make browser)")
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> str:
-    """A 2-layer Llama with random weights and SmolLM2's real tokenizer, saved as a
-    local model folder: the real transformers path in seconds (its text is noise)."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+def _model_folder(tmp_path_factory, name: str, build) -> str:
+    """A small model with random weights and SmolLM2's real tokenizer, saved as a local
+    model folder; `build(tokenizer)` makes the model."""
+    from transformers import AutoTokenizer
 
     from workers.generation.models import resolve_model
 
     files = resolve_model("smollm2-135m-instruct")
     tokenizer = AutoTokenizer.from_pretrained(files.folder, gguf_file=files.gguf_file)
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    folder = tmp_path_factory.mktemp("tiny-llm")
-    LlamaForCausalLM(config).save_pretrained(folder)
+    folder = tmp_path_factory.mktemp(name)
+    build(tokenizer).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> str:
+    """A 2-layer Llama: the real transformers path in seconds (its text is noise)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    def build(tokenizer):
+        torch.manual_seed(0)
+        config = LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            max_position_embeddings=2048,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+        return LlamaForCausalLM(config)
+
+    return _model_folder(tmp_path_factory, "tiny-llm", build)
 
 
 @pytest.fixture(scope="session")
@@ -155,22 +165,18 @@ def broken_model(tmp_path_factory) -> str:
     """A real model that loads but crashes inside generate: a 1-layer GPT-2 whose position
     table holds 16 positions, so any real prompt indexes past it (an IndexError deep in
     torch), the way a CUDA out-of-memory error or a bug surfaces in a worker."""
-    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+    from transformers import GPT2Config, GPT2LMHeadModel
 
-    from workers.generation.models import resolve_model
+    def build(tokenizer):
+        config = GPT2Config(
+            vocab_size=len(tokenizer),
+            n_positions=16,
+            n_embd=32,
+            n_layer=1,
+            n_head=2,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+        return GPT2LMHeadModel(config)
 
-    files = resolve_model("smollm2-135m-instruct")
-    tokenizer = AutoTokenizer.from_pretrained(files.folder, gguf_file=files.gguf_file)
-    config = GPT2Config(
-        vocab_size=len(tokenizer),
-        n_positions=16,
-        n_embd=32,
-        n_layer=1,
-        n_head=2,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    folder = tmp_path_factory.mktemp("broken-llm")
-    GPT2LMHeadModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
+    return _model_folder(tmp_path_factory, "broken-llm", build)

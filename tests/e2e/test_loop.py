@@ -6,7 +6,6 @@ worker started by `run_campaign --wait` itself)."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -59,21 +58,7 @@ def test_the_whole_loop_runs_from_import_to_capped_export(app: App, tmp_path: Pa
     (tmp_path / "tea.yaml").write_text(CAMPAIGN)
     app.ok("create_campaign", str(tmp_path / "tea.yaml"))
     if app.mode == "postgres-redis":  # production shape: a worker runs beside the app
-        app.start(
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers.celery_app",
-            "worker",
-            "-Q",
-            "gpu,cpu",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
-            log="worker.log",
-        )
+        app.worker()
     run = app.manage("run_campaign", "tea-loop", "--wait", timeout=900)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "triaged" in run.stderr  # the progress bar

@@ -22,6 +22,8 @@ from pathlib import Path
 import psycopg
 import redis
 
+from curation.core.local_worker import worker_command
+
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -90,27 +92,12 @@ class App:
         return self.ok("create_token", name).strip().splitlines()[-1]
 
     def worker(self, *, log: str = "worker.log", queues: str = "gpu,cpu") -> subprocess.Popen:
-        """A worker as `make worker` starts it: solo pool, beat (the sweeper) inside, in its
-        own process group so that a test can kill it with everything it started."""
+        """A worker as Assay starts one (`make worker`, `make run`): solo pool, beat (the
+        sweeper) inside, in its own process group so that a test can kill it with everything
+        it started."""
         with open(self.tmp / log, "a") as fh:
             proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "workers.celery_app",
-                    "worker",
-                    "-Q",
-                    queues,
-                    "--pool",
-                    "solo",
-                    "--loglevel",
-                    "INFO",
-                    "-B",
-                    "--hostname",
-                    f"{log}@%h",
-                ],
+                worker_command(queues, f"{log}@%h"),
                 cwd=ROOT,
                 env=self.env,
                 stdout=fh,
