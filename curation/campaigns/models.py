@@ -48,6 +48,11 @@ class Campaign(models.Model):
     def __str__(self) -> str:
         return self.slug
 
+    @property
+    def generation_queue(self) -> str:
+        """The Celery queue of its generation batches (`generator.queue`)."""
+        return (self.config.get("generator") or {}).get("queue") or "gpu"
+
 
 class CandidateStatus(models.TextChoices):
     GENERATED = "generated", "generated"

@@ -55,7 +55,7 @@ def wait_for(
     worker is alive, or when nothing moved for ASSAY_WAIT_STALL_SECONDS (a stall)."""
     progress = Progress(out)
     stall_after = settings.ASSAY["WAIT_STALL_SECONDS"]
-    queue = (campaign.config.get("generator") or {}).get("queue") or "gpu"
+    queue = campaign.generation_queue
     with worker_if_none((queue, "cpu")) as local:
         last, moved_at, seen_worker_at = None, time.monotonic(), time.monotonic()
         try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from curation.campaigns.config import CampaignConfig, stored_config
+from curation.campaigns.config import CampaignConfig
 from curation.campaigns.models import Campaign, CampaignStatus
 from curation.campaigns.status import campaign_settle
 from curation.core.errors import Conflict, NotFound
@@ -37,10 +37,6 @@ def campaign_create_or_update(*, config: CampaignConfig) -> tuple[Campaign, bool
     }
     campaign, created = Campaign.objects.update_or_create(slug=config.slug, defaults=fields)
     return campaign, created
-
-
-def campaign_config(campaign: Campaign) -> CampaignConfig:
-    return stored_config(campaign.config)
 
 
 def _locked(campaign: Campaign) -> Campaign:

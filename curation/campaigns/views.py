@@ -58,7 +58,7 @@ def _duration(seconds: int | None) -> str:
 def _live(campaign: Campaign) -> dict:
     """What the progress panel shows; the page polls it while work is under way."""
     counts = campaign_counts(campaign=campaign)
-    queue = (campaign.config.get("generator") or {}).get("queue") or "gpu"
+    queue = campaign.generation_queue
     unscored = counts[CandidateStatus.GENERATED] + counts[CandidateStatus.SCORED]
     active = campaign.status in (CampaignStatus.RUNNING, CampaignStatus.PAUSED) or unscored > 0
     progress = campaign_progress(campaign=campaign)

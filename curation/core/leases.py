@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -26,7 +27,6 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _held: dict[type[Model], set[int]] = {}
 _state = {"pid": 0, "worker": ""}
-_wake = threading.Event()
 
 
 def worker_id() -> str:
@@ -76,7 +76,7 @@ def _renew_forever(pid: int) -> None:
     # A third of the lease: two renewals may fail (a locked SQLite file) before it runs out.
     every = max(1.0, lease_seconds() / 3)
     while os.getpid() == pid:
-        _wake.wait(every)
+        time.sleep(every)
         try:
             close_old_connections()
             renew_now()

@@ -21,6 +21,7 @@ from curation.campaigns.config import CampaignConfig, stored_config
 from curation.campaigns.models import Campaign, CampaignStatus
 from curation.campaigns.status import campaign_fail
 from curation.core import leases
+from curation.core.local_worker import live_workers
 from curation.core.queue import enqueue_on_commit
 from curation.generation.models import BatchStatus, GenerationBatch
 
@@ -179,10 +180,6 @@ def batches_cancel(*, campaign: Campaign) -> int:
     )
 
 
-def _queue(campaign: Campaign) -> str:
-    return (campaign.config.get("generator") or {}).get("queue") or "gpu"
-
-
 def _work_left(campaign: Campaign) -> int:
     """Batches that still need a turn: pending ones and those not yet allocated."""
     covered, _ = _covered(campaign)
@@ -194,9 +191,7 @@ def _work_left(campaign: Campaign) -> int:
 def generation_kick(*, campaign: Campaign, messages: int | None = None) -> int:
     """Publish turns for a running campaign (after commit): enough to keep the fanout (or
     every live worker of its queue) busy, never more than the batches left. Returns how many."""
-    from curation.core.local_worker import live_workers
-
-    queue = _queue(campaign)
+    queue = campaign.generation_queue
     wanted = messages or max(settings.ASSAY["GENERATION_FANOUT"], len(live_workers(queue)))
     n = min(wanted, _work_left(campaign))
     Campaign.objects.filter(pk=campaign.pk).update(nudged_at=timezone.now())
@@ -211,7 +206,7 @@ def generation_pass_turn(*, campaign_id: int) -> None:
     campaign = Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.RUNNING).first()
     if campaign is None:
         return
-    queue = _queue(campaign)
+    queue = campaign.generation_queue
     covered, _ = _covered(campaign)
     if covered < campaign.count or campaign.batches.filter(_ready()).exists():
         enqueue_on_commit(TASK, campaign_id, queue=queue)
@@ -272,9 +267,11 @@ def _top_up(campaign: Campaign, stale) -> int:
     """Turns for a campaign whose work waits while workers of its queue have had room for
     STALE_SECONDS: its messages were lost (a broker restart, a worker killed on the
     filesystem queue). One turn per such worker, at most one top-up per STALE_SECONDS."""
-    from curation.core.local_worker import live_workers
-
-    idle = [w for w in live_workers(_queue(campaign)) if w.free_since is not None and w.free_since < stale]
+    idle = [
+        w
+        for w in live_workers(campaign.generation_queue)
+        if w.free_since is not None and w.free_since < stale
+    ]
     if not idle or not _work_left(campaign):
         return 0
     return generation_kick(campaign=campaign, messages=min(len(idle), settings.ASSAY["GENERATION_FANOUT"]))

@@ -324,3 +324,20 @@ def test_the_few_shot_pool_is_loaded_once_per_process_until_the_source_changes(t
     examples_import(path=extra, source_name="tea", split="train", license="CC0-1.0")
     again = _pool(tea.pk)
     assert again is not first and len(again) == 11
+
+
+def test_a_campaign_with_its_own_queue_publishes_its_turns_there(
+    tea_sources, tiny_model, settings, django_capture_on_commit_callbacks
+):
+    """One model per GPU worker process: a campaign of another model names its own queue,
+    served by its own workers (`make worker QUEUES=gpu-tea`)."""
+    settings.ASSAY = {**settings.ASSAY, "GENERATION_BATCH_SIZE": 4}
+    config = tea_config(tiny_model, slug="tea-own-queue", count=8)
+    config["generator"]["queue"] = "gpu-tea"
+    own = campaign_create_or_update(config=parse_config(config))[0]
+    assert own.generation_queue == "gpu-tea"
+    purge("gpu", "gpu-tea")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert campaign_start(campaign=own) == 2
+    assert (queued("gpu-tea"), queued("gpu")) == (2, 0)
+    purge("gpu", "gpu-tea")

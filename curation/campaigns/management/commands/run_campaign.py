@@ -41,7 +41,7 @@ class Command(BaseCommand):
                 if left
                 else f"campaign {campaign.slug}: every candidate is generated; scoring what is left"
             )
-            queue = (campaign.config.get("generator") or {}).get("queue") or "gpu"
+            queue = campaign.generation_queue
             if not opts["wait"]:
                 if not live_workers(queue):
                     self.stderr.write(
