@@ -15,6 +15,7 @@ from curation.core.auth import BearerToken
 from curation.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from curation.exports.api import router as exports
 from curation.review.api import router as review
+from curation.scoring.api import router as scoring
 
 api = NinjaAPI(
     title="Assay API",
@@ -50,4 +51,5 @@ def _invalid_body(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 
 api.add_router("/", campaigns)
 api.add_router("/", review)
+api.add_router("/", scoring)
 api.add_router("/", exports)

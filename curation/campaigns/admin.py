@@ -3,6 +3,8 @@ from __future__ import annotations
 import yaml
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.shortcuts import render
 
 from curation.campaigns.config import load_yaml
 from curation.campaigns.models import Campaign, Candidate
@@ -16,6 +18,7 @@ from curation.campaigns.services import (
 )
 from curation.core.errors import AssayError
 from curation.scoring.models import CriticScore
+from curation.scoring.services import candidate_reinstate
 
 
 class CampaignForm(forms.ModelForm):
@@ -110,3 +113,32 @@ class CandidateAdmin(admin.ModelAdmin):
     list_select_related = ("campaign",)
     inlines = [ScoreInline]
     readonly_fields = [f.name for f in Candidate._meta.fields]
+    actions = ["reinstate"]
+
+    @admin.action(description="Send auto-rejected candidates back to review (asks why)")
+    def reinstate(self, request, queryset):
+        """Two steps: the first shows a form for the reason; the second reinstates."""
+        if "apply" in request.POST:
+            done = 0
+            for candidate in queryset:
+                try:
+                    candidate_reinstate(
+                        user=request.user, candidate_id=candidate.pk, reason=request.POST.get("reason", "")
+                    )
+                    done += 1
+                except AssayError as e:
+                    self.message_user(request, f"#{candidate.pk}: {e}", messages.ERROR)
+            if done:
+                self.message_user(request, f"{done} sent back to review.", messages.SUCCESS)
+            return None
+        return render(
+            request,
+            "admin/campaigns/candidate/reinstate.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Send back to review",
+                "candidates": queryset,
+                "opts": self.model._meta,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            },
+        )

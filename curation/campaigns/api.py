@@ -50,7 +50,7 @@ class CandidateOut(Schema):
     response: str
     status: str
     reasons: list[str]
-    critics: dict[str, float]
+    critics: dict[str, float | None]
     origin: str
     generation_depth: int
     edited_response: str | None

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from curation.core.errors import InvalidInput
 from workers.critics import CriticSettingsError, build_panel
+from workers.critics.judge import Rubric
 from workers.generation import BACKENDS, DEFAULT_MODEL
 from workers.generation.prompts import DEFAULT_TEMPLATE, TemplateProblem, check_template
 
@@ -76,6 +77,55 @@ class GeneratorConfig(_Strict):
             )
         return self
 
+    def backend_options(self) -> dict[str, Any]:
+        """The keyword arguments of `get_backend` for this generator."""
+        if self.backend != "openai":
+            return {}
+        return {
+            "base_url": self.base_url,
+            "api_key_env": self.api_key_env,
+            "concurrency": self.concurrency,
+            "timeout_s": self.timeout_s,
+            "max_retries": self.max_retries,
+        }
+
+
+class JudgeConfig(_Strict):
+    """`critics.judge`: an LLM judges quality against a rubric. Off unless the block is given
+    (a campaign pays for judge calls only when its admin asks). The judge model defaults to
+    the campaign's generator; `generator` names another (an endpoint, a bigger model)."""
+
+    enabled: bool = True
+    generator: GeneratorConfig | None = None
+    principles: list[Any] | None = None
+    floor: float = 0.5
+    scale: int = 5
+    max_tokens: int = Field(256, ge=16, le=4096)
+    # Critique and revise: a candidate below the floor goes back to the campaign's generator with
+    # the judge's critique; the rewrite is a new, machine-revised candidate scored like any other.
+    revise: bool = False
+
+    @model_validator(mode="after")
+    def _rubric(self) -> JudgeConfig:
+        self.rubric()  # refused here, where the config enters, not inside a worker
+        return self
+
+    def rubric(self) -> Rubric:
+        raw: dict[str, Any] = {"floor": self.floor, "scale": self.scale}
+        if self.principles is not None:
+            raw["principles"] = self.principles
+        return Rubric.from_config(raw)
+
+
+class LearnedConfig(_Strict):
+    """`critics.learned`: a classifier trained on this campaign's expert decisions orders the
+    review queue (`order`), and once its cross-validated calibration is good enough rejects
+    what it is confident experts would reject (`floor`, reason `learned`)."""
+
+    enabled: bool = True
+    order: Literal["uncertain", "likely"] = "uncertain"
+    floor: float = Field(0.1, ge=0, le=1)
+
 
 class ReviewConfig(_Strict):
     per_item: int = Field(1, ge=1, le=10)
@@ -128,10 +178,34 @@ class CampaignConfig(_Strict):
             return {k: (v if v is not None else {}) for k, v in value.items()}
         return value
 
+    @property
+    def judge(self) -> JudgeConfig | None:
+        raw = self.critics.get("judge")
+        if raw is None:
+            return None
+        judge = JudgeConfig.model_validate(raw)
+        if not judge.enabled:
+            return None
+        if judge.generator is None:  # the campaign's own model, judging deterministically
+            params = self.generator.params.model_copy(update={"temperature": 0.0})
+            judge.generator = self.generator.model_copy(update={"params": params, "output": "text"})
+        return judge
+
+    @property
+    def learned(self) -> LearnedConfig | None:
+        learned = LearnedConfig.model_validate(self.critics.get("learned") or {})
+        return learned if learned.enabled else None
+
     @model_validator(mode="after")
     def _check_parts(self) -> CampaignConfig:
         if not self.name:
             self.name = self.slug
+        for key, model in (("judge", JudgeConfig), ("learned", LearnedConfig)):
+            try:
+                model.model_validate(self.critics.get(key) or {})
+            except ValidationError as e:
+                msg = _first_error(e)
+                raise ValueError(msg if msg.startswith("critics.") else f"critics.{key}.{msg}") from e
         if self.generator.backend not in BACKENDS:
             raise ValueError(f"generator.backend {self.generator.backend!r} is not available")
         try:

@@ -82,6 +82,12 @@ class Candidate(models.Model):
     response = models.TextField()
     messages = models.JSONField(null=True, blank=True)
     raw_output = models.TextField(blank=True)
+    # "length" when the generator stopped at max_tokens: the answer is cut off (truncation critic).
+    finish_reason = models.CharField(max_length=16, blank=True)
+    # Critique and revise: the candidate whose judge's critique this one was generated to fix.
+    revised_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="revisions"
+    )
     metadata = models.JSONField(default=dict, blank=True)
     # Lineage (DESIGN.md "Candidate").
     generator = models.JSONField(default=dict, blank=True)  # {backend, model, params}
@@ -119,6 +125,12 @@ class Candidate(models.Model):
                 fields=["campaign", "import_key"],
                 condition=models.Q(import_key__isnull=False),
                 name="candidate_unique_import",
+            ),
+            # One revision per candidate: a retried judge task never makes a second one.
+            models.UniqueConstraint(
+                fields=["revised_from"],
+                condition=models.Q(revised_from__isnull=False),
+                name="candidate_unique_revision",
             ),
         ]
         indexes = [models.Index(fields=["campaign", "status", "-priority", "id"], name="candidate_queue")]

@@ -49,6 +49,6 @@ def candidate_list(*, campaign: Campaign, status: str | None = None) -> QuerySet
     return qs.filter(status=status) if status else qs
 
 
-def critic_scores(candidate: Candidate) -> dict[str, float]:
+def critic_scores(candidate: Candidate) -> dict[str, float | None]:
     """{critic: score} from prefetched scores (no query when prefetched)."""
     return {s.critic: s.score for s in candidate.scores.all()}

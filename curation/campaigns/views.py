@@ -16,6 +16,7 @@ from curation.core.errors import AssayError, NotFound
 from curation.core.local_worker import live_workers
 from curation.generation.selectors import campaign_progress
 from curation.review.models import Decision, Review
+from curation.scoring.selectors import CALIBRATION_MIN, campaign_calibration, learned_status
 from workers.metrics.lexical import distinct_n
 
 # Diversity on the page is a bounded sample, never the whole campaign (DESIGN "Scale").
@@ -136,5 +137,9 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "max_depth": mixture.get("max_depth", 1),
             "balance_by": mixture.get("balance_by"),
             "diversity": _diversity(campaign),
+            "calibration": campaign_calibration(campaign=campaign),
+            "calibration_min": CALIBRATION_MIN,
+            "learned": learned_status(campaign=campaign),
+            "judged": bool((campaign.config or {}).get("critics", {}).get("judge")),
         },
     )

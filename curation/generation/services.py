@@ -15,7 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count, F, Max
 
-from curation.campaigns.config import CampaignConfig, GeneratorConfig, stored_config
+from curation.campaigns.config import CampaignConfig, stored_config
 from curation.campaigns.models import Campaign, Candidate
 from curation.campaigns.status import campaign_settle
 from curation.core import leases
@@ -137,7 +137,7 @@ def _generate(batch: GenerationBatch) -> int:
 
 def _call_engine(config: CampaignConfig, plans: list[_Plan]) -> list[Generation]:
     gen = config.generator
-    backend = get_backend(gen.backend, gen.model, **_backend_options(gen))
+    backend = get_backend(gen.backend, gen.model, **gen.backend_options())
     params = SamplingParams(
         temperature=gen.params.temperature,
         top_p=gen.params.top_p,
@@ -170,18 +170,6 @@ def generation_preview(*, config: CampaignConfig, source_id: int, n: int) -> lis
         prompt, response, _ = _to_sample(config.task, out.text, config.generator.output)
         samples.append(PreviewSample(plan.slot, plan.attributes, plan.prompt, out, prompt, response))
     return samples
-
-
-def _backend_options(gen: GeneratorConfig) -> dict[str, Any]:
-    if gen.backend != "openai":
-        return {}
-    return {
-        "base_url": gen.base_url,
-        "api_key_env": gen.api_key_env,
-        "concurrency": gen.concurrency,
-        "timeout_s": gen.timeout_s,
-        "max_retries": gen.max_retries,
-    }
 
 
 # The few-shot pool per source, loaded once per worker process and reloaded only when the
@@ -278,6 +266,7 @@ def _candidate(
         response=response,
         messages=messages,
         raw_output=out.text,
+        finish_reason=out.finish_reason,
         metadata=plan.attributes,
         generator=generator,
         seed=out.seed,

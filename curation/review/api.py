@@ -18,7 +18,7 @@ class LeasedOut(Schema):
     campaign: str
     prompt: str
     response: str
-    critics: dict[str, float]
+    critics: dict[str, float | None]
     reasons: list[str]
     lease_expires: datetime
 

@@ -18,6 +18,7 @@ from curation.accounts.models import User
 from curation.campaigns.models import Campaign, Candidate, CandidateStatus
 from curation.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from curation.review.models import Decision, Review
+from curation.scoring.learning import learned_maybe_queue
 
 OUTCOME = {
     Decision.ACCEPT: CandidateStatus.APPROVED,
@@ -138,4 +139,6 @@ def candidate_review(
         if not changed:  # cannot happen under the row lock; kept as the invariant's guard
             raise Conflict(f"candidate {candidate_id} changed while deciding")
         candidate.refresh_from_db()
+        if decision != Decision.SKIP:
+            learned_maybe_queue(campaign_id=candidate.campaign_id)
     return ReviewResult(candidate, review, replayed=False)

@@ -15,6 +15,7 @@ from curation.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from curation.generation.selectors import campaign_progress
 from curation.review.forms import ReviewForm
 from curation.review.services import candidate_lease_next, candidate_review
+from curation.scoring.selectors import candidate_critics
 
 
 def _campaign(request: HttpRequest, slug: str):
@@ -48,8 +49,7 @@ def review_next(request: HttpRequest, slug: str) -> HttpResponse:
     if candidate is None:
         context["coming"] = _coming(campaign, counts)
     else:
-        # Failed critics first: they are what the expert should look at.
-        context["scores"] = candidate.scores.order_by("passed", "critic")
+        context["critics"] = candidate_critics(candidate=candidate)
         context["form"] = ReviewForm(initial={"edited_response": candidate.response})
     return render(request, "review/review.html", context)
 

@@ -42,9 +42,16 @@ def test_everything_but_slug_source_and_count_has_the_contract_default():
         "length",
         "repetition",
         "refusal",
+        "truncation",
         "duplicate",
+        "near_duplicate",
         "contamination",
+        "semantic",
     ]
+    # No LLM judge unless asked for (each call costs a model run); the learned critic is on
+    # and waits for enough expert decisions.
+    assert config.judge is None
+    assert config.learned is not None and config.learned.order == "uncertain"
 
 
 def test_a_full_config_is_read_as_written():
@@ -176,7 +183,8 @@ def test_parse_config_takes_a_mapping_from_anywhere():
         pytest.param(
             MINIMAL + "critics: {lenght: {min_words: 3}}\n",
             "tea.yaml: critics.lenght: unknown critic "
-            "(known: contamination, duplicate, format, length, refusal, repetition)",
+            "(known: contamination, duplicate, format, judge, learned, length, near_duplicate, refusal, "
+            "repetition, semantic, truncation)",
             id="unknown critic",
         ),
         pytest.param(

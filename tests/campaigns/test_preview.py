@@ -41,9 +41,11 @@ def test_a_preview_prints_generated_and_judged_samples_and_stores_nothing(tea_so
         "=== sample 3 of 3 (topic: brewing)",
     ]
     assert out.count("--- rendered prompt") == 3 and "Q: " in out  # the few-shot example as rendered
-    assert out.count("--- critics: format") == 3 and out.count("--- verdict: ") == 3
+    assert (
+        out.count("--- cheap critics (form, exact copies): format") == 3 and out.count("--- verdict: ") == 3
+    )
     assert "seed 5)" in out and "seed 7)" in out  # each sample's own seed
-    assert out.strip().endswith("would reach review; nothing was stored")
+    assert out.strip().endswith("run when the campaign runs. Nothing was stored")
     assert not Campaign.objects.exists() and not Candidate.objects.exists()
     assert not GenerationBatch.objects.exists()
 

@@ -67,6 +67,17 @@ def test_the_readme_openai_generator_is_valid():
 
     from curation.campaigns.config import GeneratorConfig
 
-    block = next(b for b in re.findall(r"```yaml\n(.*?)```", README, re.S) if "backend: openai" in b)
+    blocks = re.findall(r"```yaml\n(.*?)```", README, re.S)
+    block = next(b for b in blocks if textwrap.dedent(b).startswith("generator:") and "backend: openai" in b)
     generator = GeneratorConfig.model_validate(yaml.safe_load(textwrap.dedent(block))["generator"])
     assert generator.api_key_env == "OPENAI_API_KEY" and generator.concurrency == 8
+
+
+def test_the_readme_critics_settings_are_valid():
+    import yaml
+
+    from curation.campaigns.config import parse_config
+
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", README, re.S) if b.startswith("critics:"))
+    config = parse_config({"slug": "x", "source": "faq", "count": 1, **yaml.safe_load(block)})
+    assert config.judge.revise and config.judge.generator.base_url and config.learned.order == "uncertain"

@@ -16,6 +16,7 @@ from workers.critics.length import LengthCritic
 from workers.critics.refusal import RefusalCritic
 from workers.critics.repetition import RepetitionCritic
 from workers.critics.text import text_key
+from workers.critics.truncation import TruncationCritic
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = "Use water well below boiling, around seventy to eighty degrees, so the leaves do not scald."
@@ -31,6 +32,16 @@ class Corpus:
     def sightings(self, items: Sequence[Item]) -> dict[int, set[str]]:
         self.calls += 1
         return {i.id: set(self.seen[i.text_key]) for i in items if i.text_key in self.seen}
+
+    # The index lookups find nothing here; tests/scoring covers them through the database.
+    def near(self, items: Sequence[Item]) -> dict[int, list]:
+        return {}
+
+    def heldout_ngrams(self, items: Sequence[Item]) -> dict[int, dict]:
+        return {}
+
+    def neighbours(self, items: Sequence[Item], threshold: float) -> dict[int, list]:
+        return {}
 
 
 def item(response: str, prompt: str = "How hot should the water be?", id: int = 1) -> Item:
@@ -114,11 +125,53 @@ def test_format_rejects_an_item_without_a_question_or_an_answer():
         item("", prompt=" ", id=4),
     ]
     assert critic.judge(items, Corpus()) == [
-        Verdict(1.0, True),
-        Verdict(0.0, False, "format", "no prompt"),
-        Verdict(0.0, False, "format", "no response"),
-        Verdict(0.0, False, "format", "no prompt and no response"),
+        Verdict(1.0, True, rationale="a question and an answer"),
+        Verdict(
+            0.0,
+            False,
+            "format",
+            "empty prompt: the question and answer were not split apart "
+            "(the response starts with 'Q: unparsed output')",
+        ),
+        Verdict(0.0, False, "format", "empty response"),
+        Verdict(0.0, False, "format", "empty prompt; empty response"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "response", "why"),
+    [
+        ("<question>: How hot?", GOOD, "template placeholder '<question>' left in the prompt"),
+        ("How hot?", "{{ answer }}", "template placeholder '{{ answer }}' left in the response"),
+        ("How hot?", GOOD + "\nQ: And for black tea?", "the response goes on to another question"),
+        ("Q: How hot?\nA: hot.\nQ: why?", GOOD, "the prompt holds several question/answer labels"),
+    ],
+)
+def test_format_says_what_is_really_wrong(prompt, response, why):
+    (verdict,) = FormatCritic().judge([item(response, prompt=prompt)], Corpus())
+    assert not verdict.passed and verdict.label == "format"
+    assert why in verdict.rationale
+
+
+@pytest.mark.parametrize(
+    ("response", "finish", "why"),
+    [
+        (GOOD, "length", "finish_reason length"),
+        ("Use this:\n```python\nfor x in range(3):\n    print(", "", "never closed"),
+        ("Steep it for three minutes and then add the", "", "ends on 'the'"),
+        ("The steps are:", "", "ends on ':'"),
+    ],
+)
+def test_truncation_finds_answers_cut_off(response, finish, why):
+    it = Item(1, "How?", response, text_key(response), finish_reason=finish)
+    (verdict,) = TruncationCritic().judge([it], Corpus())
+    assert not verdict.passed and verdict.label == "truncation" and why in verdict.rationale
+
+
+def test_truncation_passes_finished_answers():
+    done = [GOOD, "Use this:\n```python\nprint(1)\n```\nThat is all.", "Yes"]
+    verdicts = TruncationCritic().judge([item(t, id=i) for i, t in enumerate(done)], Corpus())
+    assert all(v.passed for v in verdicts)
 
 
 def test_duplicate_flags_copies_of_real_approved_or_earlier_candidate_text():
@@ -143,8 +196,8 @@ def test_duplicate_flags_copies_of_real_approved_or_earlier_candidate_text():
         Verdict(0.0, False, "duplicate", "copy of real data"),
         Verdict(0.0, False, "duplicate", "copy of approved data, real data"),
         Verdict(0.0, False, "duplicate", "copy of an earlier candidate"),
-        Verdict(1.0, True),
-        Verdict(1.0, True),
+        Verdict(1.0, True, rationale="no exact copy"),
+        Verdict(1.0, True, rationale="no exact copy"),
     ]
 
 
@@ -152,9 +205,9 @@ def test_contamination_flags_a_copy_of_held_out_data_as_a_duplicate_too():
     corpus = Corpus({"Held out text.": {"heldout", "real"}, "Real text here.": {"real"}})
     verdicts = judge(ContaminationCritic(), "held out   TEXT.", "Real text here.", GOOD, corpus=corpus)
     assert verdicts == [
-        Verdict(0.0, False, "contamination", "copy of held-out data", extra_labels=("duplicate",)),
-        Verdict(1.0, True),
-        Verdict(1.0, True),
+        Verdict(0.0, False, "contamination", "exact copy of held-out data", extra_labels=("duplicate",)),
+        Verdict(1.0, True, rationale="no overlap with held-out data"),
+        Verdict(1.0, True, rationale="no overlap with held-out data"),
     ]
 
 
@@ -166,7 +219,7 @@ def test_a_critic_asks_the_corpus_once_per_batch():
 
 def test_every_critic_returns_one_verdict_per_item_in_order():
     items = [item(GOOD, id=1), item("Tea.", id=2), item("", prompt="", id=3)]
-    for critic in build_panel():
+    for critic in build_panel({"semantic": {"enabled": False}}):
         verdicts = critic.judge(items, Corpus())
         assert len(verdicts) == 3, critic.name
         assert all(0 <= v.score <= 1 for v in verdicts), critic.name
@@ -180,9 +233,13 @@ def test_the_default_panel_holds_every_registered_critic():
         "length",
         "repetition",
         "refusal",
+        "truncation",
         "duplicate",
+        "near_duplicate",
         "contamination",
+        "semantic",
     ]
+    assert [c.stage for c in panel] == [1, 1, 1, 1, 1, 1, 2, 2, 2]
     assert {c.name for c in panel} == set(CRITICS)
     assert all(c.version for c in panel)
 
@@ -209,7 +266,8 @@ def test_an_empty_critic_entry_keeps_the_defaults():
         (
             {"lenght": {}},
             "critics.lenght: unknown critic "
-            "(known: contamination, duplicate, format, length, refusal, repetition)",
+            "(known: contamination, duplicate, format, judge, learned, length, near_duplicate, "
+            "refusal, repetition, semantic, truncation)",
         ),
         ({"length": {"min": 3}}, "critics.length: unknown setting 'min' (known: max_words, min_words)"),
         ({"length": {"min_words": "five"}}, "critics.length.min_words: must be int, not 'five'"),
@@ -271,3 +329,22 @@ def test_engine_code_imports_neither_django_nor_the_app():
 def test_the_import_scan_sees_django_imports_in_the_app():
     found = _imports(ROOT / "curation/sources/services.py")
     assert {"django.db", "curation.sources.readers"} <= found
+
+
+def test_a_candidate_repeating_its_own_few_shot_example_cut_short_is_a_near_copy():
+    from workers.critics.duplicates import NearDuplicateCritic
+
+    shot = (
+        "Use water well below boiling, around seventy to eighty degrees Celsius. Boiling water scalds "
+        "the leaves and brings out bitter catechins, so let the kettle rest a few minutes before pouring."
+    )
+    cut = " ".join(shot.split()[:16])
+    fresh = "Brew white tea gently and briefly; its downy buds give a pale, sweet and delicate cup of tea."
+    items = [
+        Item(1, "How hot?", cut, text_key(cut), shots=(shot,)),
+        Item(2, "White tea?", fresh, text_key(fresh), shots=(shot,)),
+    ]
+    copied, novel = NearDuplicateCritic().judge(items, Corpus())
+    assert not copied.passed and copied.label == "duplicate"
+    assert "one of its own few-shot examples" in copied.rationale
+    assert novel.passed

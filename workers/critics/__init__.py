@@ -10,12 +10,14 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, get_type_hints
 
-from workers.critics.base import Corpus, Critic, Item, Verdict
-from workers.critics.duplicates import ContaminationCritic, DuplicateCritic
+from workers.critics.base import Corpus, Critic, Item, Match, Verdict
+from workers.critics.duplicates import ContaminationCritic, DuplicateCritic, NearDuplicateCritic
 from workers.critics.format import FormatCritic
 from workers.critics.length import LengthCritic
 from workers.critics.refusal import RefusalCritic
 from workers.critics.repetition import RepetitionCritic
+from workers.critics.semantic import SemanticCritic
+from workers.critics.truncation import TruncationCritic
 
 CRITICS: dict[str, type] = {
     c.name: c
@@ -24,10 +26,16 @@ CRITICS: dict[str, type] = {
         LengthCritic,
         RepetitionCritic,
         RefusalCritic,
+        TruncationCritic,
         DuplicateCritic,
+        NearDuplicateCritic,
         ContaminationCritic,
+        SemanticCritic,
     )
 }
+# Critics with their own settings and machinery (a model to call, a model to train): the
+# scoring service builds them; the panel leaves their keys alone.
+SPECIAL = ("judge", "learned")
 
 
 class CriticSettingsError(ValueError):
@@ -36,10 +44,10 @@ class CriticSettingsError(ValueError):
 
 def build_panel(settings: Mapping[str, Mapping[str, Any]] | None = None) -> list[Critic]:
     settings = settings or {}
-    unknown = sorted(set(settings) - set(CRITICS))
+    unknown = sorted(set(settings) - set(CRITICS) - set(SPECIAL))
     if unknown:
         raise CriticSettingsError(
-            f"critics.{unknown[0]}: unknown critic (known: {', '.join(sorted(CRITICS))})"
+            f"critics.{unknown[0]}: unknown critic (known: {', '.join(sorted([*CRITICS, *SPECIAL]))})"
         )
     panel = []
     for name, cls in CRITICS.items():
@@ -78,4 +86,14 @@ def _fits(value: Any, want: Any) -> bool:
     return isinstance(want, type) and isinstance(value, want)
 
 
-__all__ = ["CRITICS", "Corpus", "Critic", "CriticSettingsError", "Item", "Verdict", "build_panel"]
+__all__ = [
+    "CRITICS",
+    "SPECIAL",
+    "Corpus",
+    "Critic",
+    "CriticSettingsError",
+    "Item",
+    "Match",
+    "Verdict",
+    "build_panel",
+]

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from workers.critics.base import Corpus, Item, Verdict
+from workers.critics.base import Corpus, Item, Kind, Verdict
 from workers.critics.text import words
 
 
@@ -14,6 +14,8 @@ class LengthCritic:
 
     name: ClassVar[str] = "length"
     version: ClassVar[str] = "1"
+    kind: ClassVar[Kind] = "form"
+    stage: ClassVar[int] = 1
     min_words: int = 5
     max_words: int = 2000
 

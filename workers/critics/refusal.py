@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from workers.critics.base import Corpus, Item, Verdict
+from workers.critics.base import Corpus, Item, Kind, Verdict
 
 # Assistant boilerplate that refuses or disclaims instead of answering.
 _PATTERNS = [
@@ -23,6 +23,8 @@ _REFUSAL = re.compile("|".join(_PATTERNS), re.I)
 class RefusalCritic:
     name: ClassVar[str] = "refusal"
     version: ClassVar[str] = "1"
+    kind: ClassVar[Kind] = "form"
+    stage: ClassVar[int] = 1
 
     def judge(self, items: Sequence[Item], corpus: Corpus) -> list[Verdict]:
         out = []

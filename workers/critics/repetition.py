@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from workers.critics.base import Corpus, Item, Verdict
+from workers.critics.base import Corpus, Item, Kind, Verdict
 from workers.critics.text import words
 
 
@@ -23,6 +23,8 @@ class RepetitionCritic:
 
     name: ClassVar[str] = "repetition"
     version: ClassVar[str] = "1"
+    kind: ClassVar[Kind] = "form"
+    stage: ClassVar[int] = 1
     n: int = 3
     max_share: float = 0.3
 

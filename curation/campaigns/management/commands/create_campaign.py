@@ -60,7 +60,9 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: {e}") from None
         except (GenerationError, TemplateProblem) as e:
             raise CommandError(f"{path}: preview failed: {e}") from None
-        judged = samples_judge(config=config, samples=[(s.prompt, s.response) for s in samples])
+        judged = samples_judge(
+            config=config, samples=[(s.prompt, s.response, s.output.finish_reason) for s in samples]
+        )
         for sample, verdict in zip(samples, judged, strict=True):
             attrs = ", ".join(f"{k}: {v}" for k, v in sample.attributes.items())
             self.stdout.write(
@@ -76,8 +78,11 @@ class Command(BaseCommand):
                 f"{name} {v.score:.2f}" + ("" if v.passed else f" ({v.label})")
                 for name, v in verdict.verdicts.items()
             )
-            self.stdout.write(f"--- critics: {scores}")
+            self.stdout.write(f"--- cheap critics (form, exact copies): {scores}")
             outcome = f"auto-rejected ({', '.join(verdict.reasons)})" if verdict.reasons else "to review"
             self.stdout.write(f"--- verdict: {outcome}\n")
         kept = sum(not j.reasons for j in judged)
-        self.stdout.write(f"preview: {kept} of {len(judged)} would reach review; nothing was stored")
+        self.stdout.write(
+            f"preview: {kept} of {len(judged)} pass the cheap critics; near copies, embeddings"
+            f"{' and the judge' if config.judge else ''} run when the campaign runs. Nothing was stored"
+        )

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from curation.campaigns.selectors import campaign_counts, campaign_get
 from curation.core.errors import AssayError
 from curation.generation.selectors import campaign_progress
+from curation.scoring.selectors import campaign_calibration, learned_status
 
 
 def _duration(seconds: int | None) -> str:
@@ -17,6 +18,10 @@ def _duration(seconds: int | None) -> str:
     return f"{hours} h {m} min" if hours else (f"{m} min {s} s" if m else f"{s} s")
 
 
+def _fig(x: float | None) -> str:
+    return "  -  " if x is None else f"{x:.2f}"
+
+
 class Command(BaseCommand):
     help = "Show a campaign's status, generation progress and its candidates per status."
 
@@ -24,8 +29,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--json",
             action="store_true",
-            help="print {slug, status, counts, progress[, error]} as JSON; progress is "
-            "{done, total, per_minute, tokens_per_s, eta_s, batches}",
+            help="print {slug, status, counts, progress[, error][, calibration][, learned]} as JSON; "
+            "progress is {done, total, per_minute, tokens_per_s, eta_s, batches}; calibration "
+            "(once experts decided 20 items) is {critic: {auc, precision, recall, n, confusion}}",
         )
         parser.add_argument("slug")
 
@@ -39,6 +45,12 @@ class Command(BaseCommand):
         body = {"slug": campaign.slug, "status": campaign.status, "counts": counts, "progress": progress}
         if campaign.error:
             body["error"] = campaign.error
+        calibration = campaign_calibration(campaign=campaign)
+        if calibration is not None:
+            body["calibration"] = calibration
+        learned = learned_status(campaign=campaign)
+        if learned is not None:
+            body["learned"] = {**learned, "trained_at": learned["trained_at"].isoformat()}
         if opts["json"]:
             self.stdout.write(json.dumps(body))
             return
@@ -51,3 +63,14 @@ class Command(BaseCommand):
             self.stdout.write(f"  {status:<16}{n}")
         if campaign.error:
             self.stdout.write(f"  error: {campaign.error}")
+        if calibration:
+            self.stdout.write("  critics against expert decisions (auc, precision, recall, n):")
+            for name, c in calibration.items():
+                self.stdout.write(
+                    f"    {name:<16}{_fig(c['auc'])}  {_fig(c['precision'])}  {_fig(c['recall'])}  {c['n']}"
+                )
+        if learned:
+            state = "floor on" if learned["good_enough"] else f"floor off: {learned['why']}"
+            self.stdout.write(
+                f"  learned critic v{learned['version']} on {learned['trained_on']} decisions ({state})"
+            )
