@@ -60,3 +60,4 @@ hf-model: setup
 # Benchmarks: the pipeline against the raw engine, results in bench/results/ (README "Performance").
 bench: setup
 	$(BIN)/python bench/generation.py
+	$(BIN)/python bench/critics.py
