@@ -68,10 +68,12 @@ def candidates_judge(*, candidate_ids: list[int]) -> int:
         config = stored_config(candidates[0].campaign.config)
         panel = build_panel(config.critics)
         todo = _waiting_for_judge(candidates, panel, config)
-        if todo and config.judge:
+        judge_config = config.judge
+        if judge_config:
             try:
-                _judge([c for c in candidates if c.pk in todo], config)
-                if config.judge.revise:
+                if todo:
+                    _judge([c for c in candidates if c.pk in todo], config)
+                if judge_config.revise:  # also after a retry of a task that died having judged
                     _revise(candidates, config)
             except GenerationError as e:
                 if not e.permanent:

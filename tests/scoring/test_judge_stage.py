@@ -192,3 +192,19 @@ def test_a_real_smollm2_judge_scores_or_flags_every_survivor(tea_sources, tmp_pa
         assert s.details["malformed"] or 0 <= s.score <= 1
         assert s.details["raw"] or s.details["malformed"]
         assert c.status in (CandidateStatus.IN_REVIEW, CandidateStatus.AUTO_REJECTED)
+
+
+def test_a_judge_task_that_died_after_judging_revises_on_its_retry(tea_sources, judge_endpoint, tmp_path):
+    from curation.campaigns.config import stored_config
+    from curation.scoring.services import _judge
+
+    endpoint = {"backend": "openai", "model": "gen-7b", "base_url": judge_endpoint.base_url}
+    config = {"slug": "died", "source": "tea", "count": 1, "generator": endpoint}
+    config["critics"] = {"judge": {"revise": True}}
+    campaign = campaign_create_or_update(config=parse_config(config))[0]
+    ids = _import(campaign, tmp_path, [("wrong", "How do I run threads in Python?", WRONG)])
+    candidates_score(candidate_ids=ids)
+    _judge(list(campaign.candidates.all()), stored_config(campaign.config))  # then the worker died
+    candidates_judge(candidate_ids=ids)  # the task's retry: nothing left to judge, a revision to make
+    original = campaign.candidates.get(external_id="wrong")
+    assert original.revisions.count() == 1 and original.status == CandidateStatus.AUTO_REJECTED

@@ -139,3 +139,23 @@ def test_calibration_matches_hand_computed_figures(campaign):
     assert got["recall"] == pytest.approx(9 / 11)
     assert got["auc"] == pytest.approx((54 + 39 / 2) / 99)
     assert got["confusion"] == {"tp": 9, "fp": 3, "fn": 2, "tn": 6}
+
+
+def test_show_campaign_json_and_the_page_give_the_calibration(campaign, client, alice):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    for i in range(20):
+        status = CandidateStatus.APPROVED if i % 2 else CandidateStatus.REJECTED
+        (c,) = decided(campaign, [(f"q{i}", f"a{i}")], status)
+        CriticScore.objects.create(candidate=c, critic="judge", version="1", score=i / 20, passed=i >= 10)
+    out = StringIO()
+    call_command("show_campaign", "py", "--json", stdout=out)
+    body = json.loads(out.getvalue())
+    judge = body["calibration"]["judge"]
+    assert {"auc", "precision", "recall", "n"} <= set(judge) and judge["n"] == 20
+    assert judge["spearman"] is not None and judge["spearman_n"] == 20
+    client.force_login(alice)
+    page = client.get("/campaigns/py/").content.decode()
+    assert "Which critic to trust" in page and "Spearman" in page
