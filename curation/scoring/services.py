@@ -30,6 +30,7 @@ from curation.scoring.revisions import candidates_revise
 from curation.sources.models import Example
 from workers.critics import Critic, Item, Verdict, build_panel, judge
 from workers.critics.text import text_key
+from workers.critics.truncation import stopped_in_answer
 from workers.generation import GenerationError, get_backend
 
 SCORE_TASK = "workers.score_candidates"
@@ -157,7 +158,14 @@ def _stored_judgement(s: CriticScore) -> judge.Judgement:
 def _items(candidates: Sequence[Candidate]) -> list[Item]:
     shots = _shots(candidates)
     return [
-        Item(c.pk, c.prompt, c.final_response, c.text_key, c.finish_reason, shots.get(c.pk, ()))
+        Item(
+            c.pk,
+            c.prompt,
+            c.final_response,
+            c.text_key,
+            stopped_in_answer(c.finish_reason, c.raw_output, c.response),
+            shots.get(c.pk, ()),
+        )
         for c in candidates
     ]
 
@@ -307,12 +315,15 @@ def _priority(scores: list[CriticScore]) -> float:
     return sum(known) / len(known) if known else 0.0
 
 
-def samples_judge(*, config: CampaignConfig, samples: Sequence[tuple[str, str, str]]) -> list[Judged]:
-    """The campaign's cheap critics (stage 1) on (prompt, response, finish_reason) samples that are
-    not stored (a preview): the same checks as scoring, nothing written. Index lookups and the judge run
-    when the campaign runs."""
+def samples_judge(*, config: CampaignConfig, samples: Sequence[tuple[str, str, str, str]]) -> list[Judged]:
+    """The campaign's cheap critics (stage 1) on (prompt, response, finish_reason, raw output)
+    samples that are not stored (a preview): the same checks as scoring, nothing written.
+    Index lookups and the judge run when the campaign runs."""
     panel = [c for c in build_panel(config.critics) if c.stage == 1]
-    items = [Item(i + 1, p, r, text_key(r), finish) for i, (p, r, finish) in enumerate(samples)]
+    items = [
+        Item(i + 1, p, r, text_key(r), stopped_in_answer(finish, raw, r))
+        for i, (p, r, finish, raw) in enumerate(samples)
+    ]
     corpus = DatabaseCorpus(None)
     by_critic = {critic.name: critic.judge(items, corpus) for critic in panel}
     out = []

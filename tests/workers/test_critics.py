@@ -348,3 +348,13 @@ def test_a_candidate_repeating_its_own_few_shot_example_cut_short_is_a_near_copy
     assert not copied.passed and copied.label == "duplicate"
     assert "one of its own few-shot examples" in copied.rationale
     assert novel.passed
+
+
+def test_max_tokens_cutting_a_ramble_after_the_answer_is_not_a_truncated_answer():
+    from workers.critics.truncation import stopped_in_answer
+
+    answer = "Use water around eighty degrees so the leaves do not scald."
+    rambled = f"Q: How hot?\nA: {answer}\nQ: And for black tea?\nA: Boiling water, and then"
+    assert stopped_in_answer("length", rambled, answer) == "stop"
+    assert stopped_in_answer("length", f"Q: How hot?\nA: {answer}", answer) == "length"
+    assert stopped_in_answer("stop", rambled, answer) == "stop"

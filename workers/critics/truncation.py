@@ -37,6 +37,16 @@ class TruncationCritic:
         return out
 
 
+def stopped_in_answer(finish_reason: str, raw_output: str, response: str) -> str:
+    """The finish reason as it concerns the answer: "length" only when the answer runs to the
+    end of what the generator wrote. A model that finished its answer and went on rambling
+    (a next "Q:") until max_tokens cut the ramble, not the answer the parser kept."""
+    if finish_reason != "length" or not raw_output:
+        return finish_reason
+    tail = " ".join(response.split())[-40:]
+    return "length" if " ".join(raw_output.split()).endswith(tail) else "stop"
+
+
 def _cut(item: Item) -> str:
     text = item.response.rstrip()
     if item.finish_reason == "length":

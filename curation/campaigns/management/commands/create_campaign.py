@@ -61,7 +61,8 @@ class Command(BaseCommand):
         except (GenerationError, TemplateProblem) as e:
             raise CommandError(f"{path}: preview failed: {e}") from None
         judged = samples_judge(
-            config=config, samples=[(s.prompt, s.response, s.output.finish_reason) for s in samples]
+            config=config,
+            samples=[(s.prompt, s.response, s.output.finish_reason, s.output.text) for s in samples],
         )
         for sample, verdict in zip(samples, judged, strict=True):
             attrs = ", ".join(f"{k}: {v}" for k, v in sample.attributes.items())
