@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from curation.campaigns.config import stored_config
 from curation.campaigns.models import Campaign, CampaignStatus, CandidateStatus
 from curation.campaigns.selectors import campaign_counts, campaign_get_for_user, candidate_list
 from curation.campaigns.services import campaign_cancel, campaign_pause, campaign_resume, campaign_start
@@ -140,6 +141,6 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "calibration": campaign_calibration(campaign=campaign),
             "calibration_min": CALIBRATION_MIN,
             "learned": learned_status(campaign=campaign),
-            "judged": bool((campaign.config or {}).get("critics", {}).get("judge")),
+            "judged": stored_config(campaign.config).judge is not None,
         },
     )

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from curation.campaigns.models import Candidate
 from curation.scoring.models import HeldoutNgram, LshBand, TextEmbedding, TextSignature
@@ -23,6 +24,10 @@ def examples_index() -> int:
     n-grams). Under the sources' row locks, so two workers never index the same rows."""
     n = 0
     stale = TextSignature.objects.filter(example__isnull=False).exclude(version=SIGNATURE_VERSION)
+    # Every scoring batch asks; the answer is almost always "nothing to do", so find that out
+    # before locking the sources.
+    if not stale.exists() and not Example.objects.filter(_unsigned("example")).exists():
+        return 0
     while True:
         with transaction.atomic():
             list(Source.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
@@ -57,9 +62,7 @@ def candidates_index(candidates: Sequence[Candidate]) -> None:
         _sign([("candidate", c.pk, c.final_response) for c in todo], {})
 
 
-def _unsigned(owner: str):
-    from django.db.models import Exists, OuterRef
-
+def _unsigned(owner: str) -> Exists:
     return ~Exists(TextSignature.objects.filter(**{owner: OuterRef("pk")}))
 
 
@@ -84,13 +87,14 @@ def _sign(texts: list[tuple[str, int, str]], ngram_counts: dict[int, int]) -> No
                 ngrams=ngram_counts.get(pk, 0),
             )
         )
-        if not _empty(sig):  # texts without words share every band: they are nobody's near copy
+        if not wordless(sig):  # texts without words share every band: they are nobody's near copy
             bands += [LshBand(**{f"{owner}_id": pk}, key=int(k)) for k in set(row.tolist())]
     TextSignature.objects.bulk_create(signatures)
     LshBand.objects.bulk_create(bands, batch_size=2000)
 
 
-def _empty(sig: np.ndarray) -> bool:
+def wordless(sig: np.ndarray) -> bool:
+    """A text without words: its signature is all maxima and shares every band."""
     return bool((sig == np.iinfo(sig.dtype).max).all())
 
 
@@ -107,7 +111,10 @@ def _ngrams_store(examples: list[tuple[int, str]]) -> dict[int, int]:
 def examples_embed() -> int:
     """Embed every example without a current embedding (once; the rows are kept)."""
     n = 0
-    TextEmbedding.objects.filter(example__isnull=False).exclude(version=embeddings.VERSION).delete()
+    stale = TextEmbedding.objects.filter(example__isnull=False).exclude(version=embeddings.VERSION)
+    if not stale.exists() and not Example.objects.filter(_unembedded("example")).exists():
+        return 0
+    stale.delete()
     while True:
         with transaction.atomic():
             list(Source.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
@@ -137,9 +144,7 @@ def candidates_embed(candidates: Sequence[Candidate]) -> dict[int, np.ndarray]:
     return have
 
 
-def _unembedded(owner: str):
-    from django.db.models import Exists, OuterRef
-
+def _unembedded(owner: str) -> Exists:
     return ~Exists(TextEmbedding.objects.filter(**{owner: OuterRef("pk")}))
 
 

@@ -9,8 +9,10 @@ then the learned critic, once trained, and triage: `auto_rejected` with reasons,
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -50,9 +52,9 @@ def candidates_score(*, candidate_ids: list[int]) -> int:
         panel = build_panel(config.critics)
         _ensure_stages(campaign_id, candidates, panel)
         triaged += _triage(candidates, panel, config)
-        waiting = [c.pk for c in candidates if c.pk in _waiting_for_judge(candidates, panel, config)]
+        waiting = _waiting_for_judge(candidates, panel, config)  # one query, not one per candidate
         if waiting:
-            enqueue_on_commit(JUDGE_TASK, waiting, queue=config.judge.generator.queue)
+            enqueue_on_commit(JUDGE_TASK, sorted(waiting), queue=config.judge.generator.queue)
         Campaign.objects.filter(pk=campaign_id).update(scored_at=timezone.now())
         campaign_settle(campaign_id=campaign_id)
     return triaged
@@ -95,8 +97,6 @@ def judge_version(config: CampaignConfig) -> str:
 
 
 def _short(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
@@ -335,10 +335,10 @@ def samples_judge(*, config: CampaignConfig, samples: Sequence[tuple[str, str, s
     return out
 
 
+@dataclass(frozen=True)
 class Judged:
-    def __init__(self, reasons: list[str], verdicts: dict[str, Verdict]) -> None:
-        self.reasons = reasons  # empty: it would go to review
-        self.verdicts = verdicts  # critic name -> verdict
+    reasons: list[str]  # empty: it would go to review
+    verdicts: dict[str, Verdict]  # critic name -> verdict
 
 
 def scoring_queue(*, campaign: Campaign, limit: int | None = None) -> int:

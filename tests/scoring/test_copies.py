@@ -15,6 +15,7 @@ from curation.campaigns.config import parse_config
 from curation.campaigns.imports import candidates_import
 from curation.campaigns.models import CandidateStatus
 from curation.campaigns.services import campaign_create_or_update
+from curation.scoring import indexes
 from curation.scoring.models import CriticScore, LshBand, TextEmbedding, TextSignature
 from curation.scoring.services import candidates_score
 from curation.sources.services import examples_import
@@ -154,6 +155,7 @@ def test_the_indexes_are_stored_once_and_reused(faq, tmp_path):
     assert TextSignature.objects.filter(example__isnull=False).count() == len(ROWS)
     assert TextEmbedding.objects.filter(example__isnull=False).count() == len(ROWS)
     bands = LshBand.objects.count()
+    assert indexes.examples_index() == 0 and indexes.examples_embed() == 0  # nothing left to index
     # A later candidate adds its own rows and recomputes nothing else.
     got = score(faq, [("b", NOVEL[1][0], NOVEL[1][1])], tmp_path)
     assert TextSignature.objects.count() == len(ROWS) + 2

@@ -28,3 +28,17 @@ def test_the_review_page_separates_quality_from_form_and_says_when_no_judge_ran(
     # The nearest real answer (about green tea's water temperature) is shown beside it.
     assert "Nearest stored texts by meaning" in page and "tea-1" in page
     assert "<script>alert" not in page and "&lt;script&gt;alert" in page
+
+
+def test_the_campaign_page_says_whether_an_llm_judge_runs(client, alice, tea_sources):
+    from curation.campaigns.config import parse_config
+    from curation.campaigns.services import campaign_create_or_update
+
+    client.force_login(alice)
+    for slug, judge, says in (
+        ("judged", {}, "then an LLM judge scores quality"),
+        ("unjudged", {"enabled": False}, "no LLM judge"),
+    ):
+        config = {"slug": slug, "source": "tea", "count": 1, "critics": {"judge": judge}}
+        campaign_create_or_update(config=parse_config(config))
+        assert says in client.get(f"/campaigns/{slug}/").content.decode()
