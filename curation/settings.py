@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "curation.scoring",
     "curation.review",
     "curation.exports",
+    "curation.metrics",
 ]
 
 MIDDLEWARE = [

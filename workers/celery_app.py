@@ -34,7 +34,9 @@ app.conf.update(
     worker_hijack_root_logger=False,
     broker_connection_retry_on_startup=True,
 )
-app.autodiscover_tasks(["curation.core", "curation.generation", "curation.scoring", "curation.exports"])
+app.autodiscover_tasks(
+    ["curation.core", "curation.generation", "curation.scoring", "curation.exports", "curation.metrics"]
+)
 
 # Heartbeats: the UI shows live workers; `--wait` commands start one when none is alive.
 import curation.core.heartbeat  # noqa: E402

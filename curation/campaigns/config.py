@@ -147,6 +147,13 @@ class MixtureConfig(_Strict):
     max_depth: int = Field(1, ge=1, le=100)
 
 
+class AlarmConfig(_Strict):
+    """`alarm`: the diversity alarm fires when a watched metric falls more than `drop`
+    below the human data (or below the previous generation depth)."""
+
+    drop: float = Field(0.15, gt=0, lt=1)
+
+
 class CampaignConfig(_Strict):
     slug: str = Field(pattern=SLUG)
     name: str = Field("", max_length=200)  # Campaign.name
@@ -160,6 +167,7 @@ class CampaignConfig(_Strict):
     critics: dict[str, dict[str, Any]] = Field(default_factory=dict)
     review: ReviewConfig = ReviewConfig()
     mixture: MixtureConfig = MixtureConfig()
+    alarm: AlarmConfig = AlarmConfig()
 
     @field_validator("diversity")
     @classmethod

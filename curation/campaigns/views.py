@@ -16,29 +16,9 @@ from curation.campaigns.services import campaign_cancel, campaign_pause, campaig
 from curation.core.errors import AssayError, NotFound
 from curation.core.local_worker import live_workers
 from curation.generation.selectors import campaign_progress
+from curation.metrics.views import diversity_context
 from curation.review.models import Decision, Review
 from curation.scoring.selectors import CALIBRATION_MIN, campaign_calibration, learned_status
-from workers.metrics.lexical import distinct_n
-
-# Diversity on the page is a bounded sample, never the whole campaign (DESIGN "Scale").
-DIVERSITY_SAMPLE = 500
-DIVERSITY_MIN = 5
-
-
-def _diversity(campaign: Campaign) -> dict[str, float | int] | None:
-    """Distinct bigrams of the campaign's surviving candidates beside the real seed data, on
-    samples of the same size (distinct-n falls as a corpus grows, so sizes must match)."""
-    alive = (CandidateStatus.IN_REVIEW, CandidateStatus.APPROVED)
-    rows = campaign.candidates.filter(status__in=alive).order_by("-id")
-    synthetic = [
-        edited if edited is not None else text
-        for text, edited in rows.values_list("response", "edited_response")[:DIVERSITY_SAMPLE]
-    ]
-    real = list(campaign.source.examples.order_by("id").values_list("response", flat=True)[: len(synthetic)])
-    n = min(len(synthetic), len(real))
-    if n < DIVERSITY_MIN:
-        return None
-    return {"n": n, "synthetic": distinct_n(synthetic[:n], 2), "real": distinct_n(real[:n], 2)}
 
 
 def _campaign(request: HttpRequest, slug: str) -> Campaign:
@@ -137,7 +117,7 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "max_synthetic_pct": round(100 * float(mixture.get("max_synthetic", 0.3))),
             "max_depth": mixture.get("max_depth", 1),
             "balance_by": mixture.get("balance_by"),
-            "diversity": _diversity(campaign),
+            **diversity_context(campaign),
             "calibration": campaign_calibration(campaign=campaign),
             "calibration_min": CALIBRATION_MIN,
             "learned": learned_status(campaign=campaign),

@@ -7,13 +7,15 @@ from django.shortcuts import render
 
 from curation.campaigns.selectors import campaign_counts_many, campaign_list
 from curation.core.local_worker import live_workers
+from curation.metrics.selectors import diversity_alarms_many
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     campaigns = list(campaign_list())
     counts = campaign_counts_many(campaigns=campaigns)
-    rows = [(c, counts[c.pk], sum(counts[c.pk].values())) for c in campaigns]
+    alarms = diversity_alarms_many(campaigns=campaigns)
+    rows = [(c, counts[c.pk], sum(counts[c.pk].values()), alarms.get(c.pk)) for c in campaigns]
     return render(request, "core/home.html", {"rows": rows, "workers": live_workers()})
 
 

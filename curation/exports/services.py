@@ -25,9 +25,9 @@ from curation.exports import mixture
 from curation.exports.models import Export
 from curation.exports.records import human_record, synthetic_record
 from curation.generation.models import GenerationBatch
+from curation.metrics.reports import ExportTally
 from curation.review.models import Decision, Review
 from curation.sources.models import Example, Source, Split
-from workers.metrics.lexical import distinct_n
 
 FORMATS = ("jsonl",)
 CHUNK = 1000
@@ -151,6 +151,7 @@ def export_create(
                     "max_synthetic": f,
                     "counts": manifest["counts"],
                     "synthetic_fraction": manifest["synthetic_fraction"],
+                    "diversity": manifest["diversity"],
                 }
             )
         manifest = index
@@ -210,15 +211,15 @@ def _plan(campaigns: list[Campaign], sources: list[Source], policy: Policy) -> P
     return Plan(policy, inputs, sorted(keyed), humans_by_stratum, ranked, excluded_depth)
 
 
-def _humans(order: list[tuple[str, int]]) -> Iterator[tuple[str, dict[str, Any]]]:
+def _humans(order: list[tuple[str, int]]) -> Iterator[tuple[str, dict[str, Any], int, bool]]:
     for i in range(0, len(order), CHUNK):
         part = order[i : i + CHUNK]
         found = Example.objects.select_related("source").in_bulk([pk for _, pk in part])
         for rank, pk in part:
-            yield rank, human_record(found[pk])
+            yield rank, human_record(found[pk]), pk, False
 
 
-def _synthetic(order: list[tuple[str, int]]) -> Iterator[tuple[str, dict[str, Any]]]:
+def _synthetic(order: list[tuple[str, int]]) -> Iterator[tuple[str, dict[str, Any], int, bool]]:
     for i in range(0, len(order), CHUNK):
         part = order[i : i + CHUNK]
         chunk = [pk for _, pk in part]
@@ -238,6 +239,8 @@ def _synthetic(order: list[tuple[str, int]]) -> Iterator[tuple[str, dict[str, An
             yield (
                 rank,
                 synthetic_record(c, reviewers=reviewers[pk], prompt_template=templates.get(c.batch_id, "")),
+                pk,
+                c.edited_response is not None,
             )
 
 
@@ -249,12 +252,13 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     counts: Counter = Counter()
     by_stratum: dict[str, Counter] = defaultdict(Counter)
-    responses = {"human": [], "synthetic": []}
+    tally = ExportTally()
     path = folder / "data.jsonl"
     digest = hashlib.sha256()
     rows = 0
     with path.open("w", encoding="utf-8", newline="\n") as fh:
-        for _, record in heapq.merge(_humans(plan.humans), _synthetic(synthetic_order), key=lambda x: x[0]):
+        merged = heapq.merge(_humans(plan.humans), _synthetic(synthetic_order), key=lambda x: x[0])
+        for _, record, pk, edited in merged:
             # sort_keys: JSON fields come back from PostgreSQL (jsonb) and SQLite in different
             # orders; sorted keys keep reruns byte-identical on every database.
             line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
@@ -268,7 +272,7 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str) -> dict[str, Any]:
             text = record.get("response") or " ".join(
                 m["content"] for m in record.get("messages") or [] if m["role"] == "assistant"
             )
-            responses[side].append(text)
+            tally.add(side, pk, text, edited)
     synthetic = rows - counts["human"]
     manifest = {
         "format": fmt,
@@ -298,14 +302,7 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str) -> dict[str, Any]:
         },
         "reviewed": {"synthetic_records_seen_by_an_expert": synthetic},
         "files": [{"name": path.name, "rows": rows, "sha256": digest.hexdigest()}],
-        "diversity": {
-            side: {
-                "n": len(texts),
-                "distinct_1": round(distinct_n(texts, 1), 6),
-                "distinct_2": round(distinct_n(texts, 2), 6),
-            }
-            for side, texts in responses.items()
-        },
+        "diversity": tally.result(),
         "code_version": code_version(),
         "why": WHY,
     }

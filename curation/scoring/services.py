@@ -37,6 +37,7 @@ from workers.generation import GenerationError, get_backend
 
 SCORE_TASK = "workers.score_candidates"
 JUDGE_TASK = "workers.judge_candidates"
+DIVERSITY_TASK = "workers.update_diversity"  # counts triaged candidates into the diversity figures
 SWEEP_TASKS = 50  # scoring tasks one sweep queues per campaign at most
 
 
@@ -57,6 +58,7 @@ def candidates_score(*, candidate_ids: list[int]) -> int:
             enqueue_on_commit(JUDGE_TASK, sorted(waiting), queue=config.judge.generator.queue)
         Campaign.objects.filter(pk=campaign_id).update(scored_at=timezone.now())
         campaign_settle(campaign_id=campaign_id)
+        enqueue_on_commit(DIVERSITY_TASK, campaign_id)
     return triaged
 
 
@@ -86,6 +88,7 @@ def candidates_judge(*, candidate_ids: list[int]) -> int:
         triaged += _triage(candidates, panel, config)
         Campaign.objects.filter(pk=campaign_id).update(scored_at=timezone.now())
         campaign_settle(campaign_id=campaign_id)
+        enqueue_on_commit(DIVERSITY_TASK, campaign_id)
     return triaged
 
 

@@ -88,7 +88,7 @@ def test_the_judge_sees_only_survivors_and_its_floor_rejects(
     )
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         candidates_score(candidate_ids=ids)
-    assert len(callbacks) == 1  # one judge task, for the survivors
+    assert len(callbacks) == 2  # one judge task for the survivors, one diversity update
     got = {c.external_id: c for c in campaign.candidates.all()}
     assert got["short"].status == CandidateStatus.AUTO_REJECTED  # rejected before any judge call
     assert {got[k].status for k in ("wrong", "right", "garble")} == {CandidateStatus.SCORED}
@@ -156,7 +156,7 @@ def test_critique_and_revise_makes_one_machine_revised_candidate(
     original = campaign.candidates.get(external_id="wrong")
     assert original.status == CandidateStatus.AUTO_REJECTED and original.reasons == ["judge"]
     revision = original.revisions.get()
-    assert len(callbacks) == 1  # its scoring is queued
+    assert len(callbacks) == 2  # its scoring is queued, and the diversity update
     assert revision.response.startswith(RIGHT) and revision.status == CandidateStatus.GENERATED
     assert revision.parents[0] == original.public_id
     assert revision.generator["revised"]["from"] == original.public_id

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from curation.campaigns.selectors import campaign_counts, campaign_get
 from curation.core.errors import AssayError
 from curation.generation.selectors import campaign_progress
+from curation.metrics.selectors import campaign_diversity
 from curation.scoring.selectors import campaign_calibration, learned_status
 
 
@@ -31,7 +32,8 @@ class Command(BaseCommand):
             action="store_true",
             help="print {slug, status, counts, progress[, error][, calibration][, learned]} as JSON; "
             "progress is {done, total, per_minute, tokens_per_s, eta_s, batches}; calibration "
-            "(once experts decided 20 items) is {critic: {auc, precision, recall, n, confusion}}",
+            "(once experts decided 20 items) is {critic: {auc, precision, recall, n, confusion}}; diversity "
+            "(once candidates are scored) is {n, sample, campaign, human, change, alarms, updated_at}",
         )
         parser.add_argument("slug")
 
@@ -51,6 +53,18 @@ class Command(BaseCommand):
         learned = learned_status(campaign=campaign)
         if learned is not None:
             body["learned"] = {**learned, "trained_at": learned["trained_at"].isoformat()}
+        figures = campaign_diversity(campaign=campaign)
+        if figures:
+            versus = figures["versus_human"]
+            body["diversity"] = {
+                "n": figures["n"],
+                "sample": versus["n"],
+                "campaign": versus["sample"],
+                "human": versus["reference"],
+                "change": versus["change"],
+                "alarms": figures["alarms"],
+                "updated_at": figures["updated_at"],
+            }
         if opts["json"]:
             self.stdout.write(json.dumps(body))
             return
@@ -73,4 +87,15 @@ class Command(BaseCommand):
             state = "floor on" if learned["good_enough"] else f"floor off: {learned['why']}"
             self.stdout.write(
                 f"  learned critic v{learned['version']} on {learned['trained_on']} decisions ({state})"
+            )
+        if figures:
+            change = figures["versus_human"]["change"]
+            self.stdout.write(
+                f"  diversity against the human data ({figures['versus_human']['n']} texts each): "
+                f"Vendi {change.get('vendi', 0):+.0%}, distinct-2 {change.get('distinct_2', 0):+.0%}"
+                + (
+                    f"; ALARM on {', '.join(a['metric'] for a in figures['alarms'])}"
+                    if figures["alarms"]
+                    else ""
+                )
             )
