@@ -61,3 +61,4 @@ hf-model: setup
 bench: setup
 	$(BIN)/python bench/generation.py
 	$(BIN)/python bench/critics.py
+	$(BIN)/python bench/diversity.py

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
@@ -36,7 +37,6 @@ from workers.metrics.semantic import Moments
 UPDATE_TASK = "workers.update_diversity"
 CHUNK = 1000  # candidates added per transaction
 SNAPSHOT_EVERY = timedelta(seconds=30)
-STALE = timedelta(minutes=5)  # the sweeper queues an update for candidates left uncounted this long
 
 
 def diversity_queue(*, campaign_id: int) -> None:
@@ -53,6 +53,8 @@ def diversity_update(*, campaign_id: int) -> int:
         return 0
     key = reference_key(ref)
     cents = centroids(ref)
+    with transaction.atomic():  # counted against older clusters: start again before counting more
+        _locked_states(campaign, key, len(cents))
     added = 0
     while True:
         ids = list(pending(campaign_id).values_list("pk", flat=True)[:CHUNK])
@@ -82,7 +84,7 @@ def diversity_update(*, campaign_id: int) -> int:
     # Touched even when nothing was new: the sweeper compares this with the last scoring.
     DiversityState.objects.filter(campaign=campaign, depth=ALL_DEPTHS).update(updated_at=timezone.now())
     whole = DiversityState.objects.filter(campaign=campaign, depth=ALL_DEPTHS).first()
-    if whole and (added or not whole.metrics or whole.metrics.get("reference") != key):
+    if whole and whole.n and (added or not whole.metrics or whole.metrics.get("reference") != key):
         diversity_evaluate(campaign=campaign, ref=ref)
     return added
 
@@ -284,7 +286,7 @@ def _snapshot(figures: dict[str, Any]) -> dict[str, Any]:
 def diversity_sweep() -> int:
     """Queue an update for campaigns scored since their last update, a while ago: the task
     that would have counted them died with its worker. Campaign rows only: cheap at any size."""
-    cutoff = timezone.now() - STALE
+    cutoff = timezone.now() - timedelta(seconds=settings.ASSAY["STALE_SECONDS"])
     last = DiversityState.objects.filter(campaign=OuterRef("pk"), depth=ALL_DEPTHS).values("updated_at")
     stale = (
         Campaign.objects.filter(scored_at__lt=cutoff)

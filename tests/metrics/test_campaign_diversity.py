@@ -106,19 +106,25 @@ def test_candidates_the_critics_are_not_done_with_wait(collapsed):
 
 
 def test_a_changed_source_is_reclustered_and_the_campaign_recounted(healthy, tmp_path):
+    from curation.metrics.models import ReferenceClusters
     from curation.sources.services import examples_import
 
     before = _figures(healthy)
+    assert before["coverage"]["clusters"] == 7  # about sqrt(87 / 2)
     more = [
         {"prompt": f"extra {i}", "response": r["response"] + " (second edition)"}
-        for i, r in enumerate(faq_rows()[:20])
+        for i, r in enumerate(faq_rows()[:30])
     ]
     examples_import(
         path=write(tmp_path / "more.jsonl", more), source_name="faq", split="train", license="PSF-2.0"
     )
-    after = _figures(healthy)
+    after = _figures(healthy)  # nothing new to count: the campaign is recounted all the same
     assert after["reference"] != before["reference"]
-    assert after["human"]["n"] == before["human"]["n"] + 20
+    assert after["human"]["n"] == before["human"]["n"] + 30
+    assert after["coverage"]["clusters"] == 8  # about sqrt(117 / 2)
+    state = DiversityState.objects.get(campaign=healthy, depth=ALL_DEPTHS)
+    assert len(state.clusters) == len(ReferenceClusters.objects.get().counts) == 8
+    assert sum(state.clusters) == state.n == 86
     assert after["n"] == 86 and DiversityInclusion.objects.filter(campaign=healthy).count() == 86
 
 
