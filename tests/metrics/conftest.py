@@ -70,10 +70,11 @@ def collapsed(faq_source, tmp_path):
     return make_campaign("collapsed", collapsed_rows(), tmp_path)
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def _encode_each_text_once():
-    """The real MiniLM, each distinct text encoded once per session: these tests import the
-    same FAQ answers again and again, and on 2 cores the model is most of their time."""
+    """The real MiniLM, each distinct text encoded once while these tests run: they import the
+    same FAQ answers again and again, and on 2 cores the model is most of their time. The
+    encoder is given back untouched when the package's tests are done."""
     import numpy as np
 
     from workers.critics import embeddings
@@ -83,6 +84,8 @@ def _encode_each_text_once():
     seen: dict[str, np.ndarray] = {}
 
     def encode(texts, batch_size: int = 64):
+        if isinstance(texts, str):
+            return real(texts)  # refused by the real encoder
         texts = list(texts)
         missing = [t for t in dict.fromkeys(texts) if t not in seen]
         if missing:
