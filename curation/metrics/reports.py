@@ -53,7 +53,7 @@ def campaign_report(*, slug: str) -> dict[str, Any]:
     campaign = Campaign.objects.select_related("source").filter(slug=slug).first()
     if campaign is None:
         raise NotFound(f"no campaign {slug!r}")
-    diversity_update(campaign_id=campaign.pk)  # brings the stored figures up to date first
+    diversity_update(campaign_id=campaign.pk, force=True)  # brings the stored figures up to date first
     ref = reference_ensure(campaign.source)
     cents, real = (centroids(ref), np.asarray(ref.counts)) if ref else (None, None)
     whole = Summary(embeddings.DIM, cents, real)

@@ -6,7 +6,7 @@ figures and, now and then, a snapshot. Pages and commands only read what it stor
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -37,16 +37,18 @@ from workers.metrics.semantic import Moments
 UPDATE_TASK = "workers.update_diversity"
 CHUNK = 1000  # candidates added per transaction
 SNAPSHOT_EVERY = timedelta(seconds=30)
+EVALUATE_EVERY = timedelta(seconds=10)  # reading the samples back costs about a second
 
 
 def diversity_queue(*, campaign_id: int) -> None:
     enqueue_on_commit(UPDATE_TASK, campaign_id)
 
 
-def diversity_update(*, campaign_id: int) -> int:
+def diversity_update(*, campaign_id: int, force: bool = False) -> int:
     """Count every pending candidate once, then refresh the campaign's figures. Safe to rerun
     and to run twice at once: each chunk is counted under the states' row locks and marked
-    in the same transaction. Returns how many candidates were added."""
+    in the same transaction. The figures are evaluated again when the counts moved, at most
+    every EVALUATE_EVERY (`force`: now). Returns how many candidates were added."""
     campaign = Campaign.objects.select_related("source").filter(pk=campaign_id).first()
     ref = reference_ensure(campaign.source) if campaign else None  # a deleted campaign: nothing to do
     if ref is None:
@@ -84,8 +86,13 @@ def diversity_update(*, campaign_id: int) -> int:
     # Touched even when nothing was new: the sweeper compares this with the last scoring.
     DiversityState.objects.filter(campaign=campaign, depth=ALL_DEPTHS).update(updated_at=timezone.now())
     whole = DiversityState.objects.filter(campaign=campaign, depth=ALL_DEPTHS).first()
-    if whole and whole.n and (added or not whole.metrics or whole.metrics.get("reference") != key):
-        diversity_evaluate(campaign=campaign, ref=ref)
+    shown = whole.metrics if whole else {}
+    if whole and whole.n and (shown.get("n") != whole.n or shown.get("reference") != key):
+        last = shown.get("updated_at")
+        if force or not last or timezone.now() - datetime.fromisoformat(last) >= EVALUATE_EVERY:
+            diversity_evaluate(campaign=campaign, ref=ref)
+        else:  # a busy campaign is evaluated every EVALUATE_EVERY, not after each scoring batch
+            enqueue_on_commit(UPDATE_TASK, campaign_id, countdown=EVALUATE_EVERY.total_seconds())
     return added
 
 

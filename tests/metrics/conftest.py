@@ -35,6 +35,17 @@ def write(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _evaluate_at_once(monkeypatch):
+    """These tests read the figures right after each update: no waiting between evaluations
+    (test_a_busy_campaign_is_evaluated_at_most_every_few_seconds checks the wait itself)."""
+    from datetime import timedelta
+
+    from curation.metrics import services
+
+    monkeypatch.setattr(services, "EVALUATE_EVERY", timedelta(0))
+
+
 @pytest.fixture
 def faq_source(db, tmp_path):
     from curation.sources.services import examples_import

@@ -230,3 +230,24 @@ def test_the_campaign_list_flags_a_campaign_with_an_alarm(healthy, collapsed, cl
     flagged = html.split('data-campaign="collapsed"')[1].split("</tr>")[0]
     calm = html.split('data-campaign="healthy"')[1].split("</tr>")[0]
     assert "Diversity alarm" in flagged and "vendi" in flagged and "Diversity alarm" not in calm
+
+
+def test_a_busy_campaign_is_evaluated_at_most_every_few_seconds(
+    faq_source, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from curation.campaigns.imports import candidates_import
+
+    rows = [{"prompt": r["prompt"], "response": r["response"]} for r in faq_rows()[1::2]]
+    campaign = make_campaign("busy", rows[:40], tmp_path)
+    diversity_update(campaign_id=campaign.pk)
+    monkeypatch.setattr(services, "EVALUATE_EVERY", timedelta(hours=1))
+    candidates_import(path=write(tmp_path / "rest.jsonl", rows[40:]), campaign=campaign)
+    campaign.candidates.update(status=CandidateStatus.IN_REVIEW)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert diversity_update(campaign_id=campaign.pk) == 46  # counted now...
+    assert campaign_diversity(campaign=campaign)["n"] == 40  # ...shown a little later
+    assert len(callbacks) == 1  # by the update it queued for then
+    diversity_update(campaign_id=campaign.pk, force=True)  # diversity_report does not wait
+    assert campaign_diversity(campaign=campaign)["n"] == 86

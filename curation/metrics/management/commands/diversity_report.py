@@ -40,7 +40,9 @@ def table(report: dict) -> str:
         ]
         lines += [f"  {METRICS[k].label.ljust(width - 2)}{v:+.1%}" for k, v in change.items()]
     alarms = report.get("alarms")
-    if alarms is not None and "versus_human" in report:
+    if "versus_human" in report and not change:
+        lines += ["", "No candidate is counted yet: nothing to compare with the human data."]
+    elif alarms is not None and change:
         lines.append("")
         if alarms:
             lines.append(f"ALARM: diversity fell more than {report['drop']:.0%}:")
