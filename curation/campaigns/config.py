@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -127,9 +128,34 @@ class LearnedConfig(_Strict):
     floor: float = Field(0.1, ge=0, le=1)
 
 
+# The reason codes an expert's rejection may carry, with what they mean (review.reasons).
+DEFAULT_REASONS = {
+    "wrong": "factually wrong",
+    "unhelpful": "does not answer",
+    "unsafe": "unsafe or inappropriate",
+    "off-topic": "off topic",
+    "low-quality": "badly written",
+    "duplicate": "repeats known data",
+}
+
+
 class ReviewConfig(_Strict):
     per_item: int = Field(1, ge=1, le=10)
     overlap: float = Field(0.0, ge=0, le=1)
+    # code -> label; page and API accept these codes and no other
+    reasons: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_REASONS))
+
+    @field_validator("reasons")
+    @classmethod
+    def _reason_codes(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("review.reasons needs at least one reason code")
+        for code in value:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", code):
+                raise ValueError(
+                    f"review.reasons: {code!r} is not a code (lower-case letters, digits, - and _)"
+                )
+        return value
 
     @model_validator(mode="after")
     def _only_what_review_does(self) -> ReviewConfig:

@@ -4,23 +4,16 @@ from django import forms
 
 from curation.review.models import Decision
 
-REASON_TAGS = [
-    ("incorrect", "factually wrong"),
-    ("unhelpful", "does not answer"),
-    ("unsafe", "unsafe or inappropriate"),
-    ("off-topic", "off topic"),
-    ("low-quality", "badly written"),
-    ("duplicate", "repeats known data"),
-]
-
 
 class ReviewForm(forms.Form):
     decision = forms.ChoiceField(choices=Decision.choices)
-    reasons = forms.MultipleChoiceField(
-        choices=REASON_TAGS, required=False, widget=forms.CheckboxSelectMultiple
-    )
+    reasons = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
     note = forms.CharField(required=False, max_length=2000)
     edited_response = forms.CharField(required=False, widget=forms.Textarea)
+
+    def __init__(self, *args, reasons: dict[str, str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reasons"].choices = list(reasons.items())  # the campaign's own vocabulary
 
     def clean(self):
         data = super().clean()

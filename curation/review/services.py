@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from curation.accounts.models import User
+from curation.campaigns.config import stored_config
 from curation.campaigns.models import Campaign, Candidate, CandidateStatus
 from curation.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from curation.review.models import Decision, Review
@@ -83,6 +84,24 @@ class ReviewResult:
     replayed: bool  # the same decision was already recorded (a client retry)
 
 
+def _lines(text: str | None) -> str | None:
+    """Browsers send CRLF line endings; stored text has LF only."""
+    return None if text is None else text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _replay(
+    review: Review, candidate: Candidate, reasons: list[str], edited: str | None, note: str
+) -> ReviewResult:
+    """A resend of the recorded decision is answered as such; the same decision with other
+    reasons, another edit or another note is not that resend, and is refused, not dropped."""
+    if sorted(review.reasons) != reasons or review.edited_response != edited or review.note != note:
+        raise Conflict(
+            f"candidate {candidate.pk} is already decided by you ({review.decision}) with other "
+            "reasons, edit or note; nothing was changed"
+        )
+    return ReviewResult(candidate, review, replayed=True)
+
+
 def candidate_review(
     *,
     user: User,
@@ -96,25 +115,36 @@ def candidate_review(
     _require_reviewer(user)
     if decision not in Decision.values:
         raise InvalidInput(f"decision must be one of {', '.join(Decision.values)}, not {decision!r}")
-    reasons = [r.strip() for r in (reasons or []) if r and r.strip()]
+    reasons = sorted({r.strip() for r in (reasons or []) if r and r.strip()})
+    edited_response = _lines(edited_response) if decision == Decision.EDIT else None
+    note = _lines(note or "").strip()
     if decision == Decision.EDIT and not (edited_response or "").strip():
         raise InvalidInput("an edit needs edited_response")
+    if decision == Decision.REJECT and not (reasons or note):
+        raise InvalidInput("say why you reject it: give a reason code or a note")
     now = timezone.now()
     with transaction.atomic():
         try:
-            candidate = Candidate.objects.select_for_update().get(pk=candidate_id)
+            candidate = Candidate.objects.select_for_update().select_related("campaign").get(pk=candidate_id)
         except Candidate.DoesNotExist:
             raise NotFound(f"no candidate {candidate_id}") from None
+        vocabulary = stored_config(candidate.campaign.config).review.reasons
+        unknown = [r for r in reasons if r not in vocabulary]
+        if unknown:
+            raise InvalidInput(
+                f"unknown reason {', '.join(map(repr, unknown))}: "
+                f"this campaign's reasons are {', '.join(vocabulary)}"
+            )
         if decision == Decision.SKIP and candidate.leased_to_id != user.pk:
             # A skip releases the lease, so its retry finds none; and a skipper is never offered
             # the candidate again, so a second skip without a lease can only be that retry.
             skipped = candidate.reviews.filter(reviewer=user, decision=Decision.SKIP).last()
             if skipped is not None:
-                return ReviewResult(candidate, skipped, replayed=True)
+                return _replay(skipped, candidate, reasons, edited_response, note)
         if candidate.status != CandidateStatus.IN_REVIEW:
             mine = candidate.reviews.filter(reviewer=user).exclude(decision=Decision.SKIP).first()
             if mine and mine.decision == decision:
-                return ReviewResult(candidate, mine, replayed=True)
+                return _replay(mine, candidate, reasons, edited_response, note)
             raise Conflict(f"candidate {candidate_id} is already decided ({candidate.status})")
         # An expired lease still counts while nobody else has taken the candidate.
         if candidate.leased_to_id != user.pk:

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from curation.campaigns.config import stored_config
 from curation.campaigns.models import CampaignStatus, CandidateStatus
 from curation.campaigns.selectors import campaign_counts, campaign_get_for_user
 from curation.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -50,7 +51,10 @@ def review_next(request: HttpRequest, slug: str) -> HttpResponse:
         context["coming"] = _coming(campaign, counts)
     else:
         context["critics"] = candidate_critics(candidate=candidate)
-        context["form"] = ReviewForm(initial={"edited_response": candidate.response})
+        context["form"] = ReviewForm(
+            initial={"edited_response": candidate.response},
+            reasons=stored_config(campaign.config).review.reasons,
+        )
     return render(request, "review/review.html", context)
 
 
@@ -58,7 +62,7 @@ def review_next(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def review_submit(request: HttpRequest, slug: str, candidate_id: int) -> HttpResponse:
     campaign = _campaign(request, slug)
-    form = ReviewForm(request.POST)
+    form = ReviewForm(request.POST, reasons=stored_config(campaign.config).review.reasons)
     if not form.is_valid():
         for error in form.non_field_errors() or [str(form.errors)]:
             messages.error(request, error)

@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from curation.campaigns.config import CampaignConfig, load_yaml, parse_config
+from curation.campaigns.config import DEFAULT_REASONS, CampaignConfig, load_yaml, parse_config
 from curation.campaigns.models import Campaign, CampaignStatus
 from curation.core.errors import InvalidInput
 from workers.critics import build_panel
@@ -30,7 +30,7 @@ def test_everything_but_slug_source_and_count_has_the_contract_default():
     assert (config.slug, config.source, config.count) == ("tea", "tea", 4)
     assert config.name == "tea"
     assert config.task == "instruction"
-    assert config.review.model_dump() == {"per_item": 1, "overlap": 0.0}
+    assert config.review.model_dump() == {"per_item": 1, "overlap": 0.0, "reasons": DEFAULT_REASONS}
     assert config.mixture.model_dump() == {"max_synthetic": 0.3, "balance_by": None, "max_depth": 1}
     assert config.generator.backend == "transformers"
     assert config.generator.model == "smollm2-135m-instruct"
@@ -96,7 +96,7 @@ mixture: {max_synthetic: 0.2, balance_by: topic, max_depth: 2}
     }
     assert config.diversity == {"topic": ["brewing", "kinds"], "persona": ["novice", "expert"]}
     assert config.critics == {"length": {"min_words": 8}, "refusal": {"enabled": False}, "duplicate": {}}
-    assert config.review.model_dump() == {"per_item": 1, "overlap": 0.0}
+    assert config.review.model_dump() == {"per_item": 1, "overlap": 0.0, "reasons": DEFAULT_REASONS}
     assert config.mixture.model_dump() == {"max_synthetic": 0.2, "balance_by": "topic", "max_depth": 2}
 
 
@@ -311,7 +311,7 @@ def test_create_campaign_creates_then_updates_by_slug(tea_sources, tmp_path):
         "tea",
         CampaignStatus.DRAFT,
     )
-    assert campaign.config["review"] == {"per_item": 1, "overlap": 0.0}
+    assert campaign.config["review"] == {"per_item": 1, "overlap": 0.0, "reasons": DEFAULT_REASONS}
 
     write_config(tmp_path, "slug: tea\nsource: tea\ncount: 12\nname: More tea\ntask: chat\n")
     assert create(path) == "updated campaign tea"

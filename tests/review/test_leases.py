@@ -112,7 +112,7 @@ def test_a_decision_without_holding_the_lease_is_a_409(api, tea_in_review, bob, 
 def test_a_decided_candidate_is_a_409_for_another_expert(api, tea_in_review, bob, erin, token):
     candidate_id = leased_id(api, token(bob))
     assert decide(api, token(bob), candidate_id, "accept")[0] == 200
-    status, body = decide(api, token(erin), candidate_id, "reject", reasons=["factual"])
+    status, body = decide(api, token(erin), candidate_id, "reject", reasons=["wrong"])
     assert status == 409
     assert "already decided" in body["detail"]
     assert Candidate.objects.get(pk=candidate_id).status == CandidateStatus.APPROVED
@@ -142,7 +142,7 @@ def test_a_different_decision_sent_after_deciding_is_a_409(api, tea_in_review, b
     raw = token(bob)
     candidate_id = leased_id(api, raw)
     assert decide(api, raw, candidate_id, "accept")[0] == 200
-    status, _ = decide(api, raw, candidate_id, "reject")
+    status, _ = decide(api, raw, candidate_id, "reject", reasons=["wrong"])
     assert status == 409
     assert Candidate.objects.get(pk=candidate_id).status == CandidateStatus.APPROVED
     assert Review.objects.filter(candidate_id=candidate_id).count() == 1
@@ -157,7 +157,7 @@ def test_a_late_decision_on_an_expired_lease_taken_by_another_expert_is_a_409(
     status, body = decide(api, token(bob), candidate_id, "accept")
     assert status == 409
     assert "not leased to you" in body["detail"]
-    status, body = decide(api, token(erin), candidate_id, "reject", reasons=["factual"])
+    status, body = decide(api, token(erin), candidate_id, "reject", reasons=["wrong"])
     assert (status, body["status"]) == (200, "rejected")
     assert list(Review.objects.values_list("reviewer__username", "decision")) == [("erin", "reject")]
 
@@ -231,11 +231,11 @@ def test_an_edit_without_an_edited_response_is_a_400_and_keeps_the_lease(api, te
 def test_a_rejection_keeps_its_reasons(api, tea_in_review, bob, token):
     candidate_id = leased_id(api, token(bob))
     status, body = decide(
-        api, token(bob), candidate_id, "reject", reasons=["factual", " off-topic ", ""], note="wrong amount"
+        api, token(bob), candidate_id, "reject", reasons=["wrong", " off-topic ", ""], note="wrong amount"
     )
     assert (status, body["status"], body["decision"]) == (200, "rejected", "reject")
     review = Review.objects.get(candidate_id=candidate_id)
-    assert (review.reviewer, review.reasons, review.note) == (bob, ["factual", "off-topic"], "wrong amount")
+    assert (review.reviewer, review.reasons, review.note) == (bob, ["off-topic", "wrong"], "wrong amount")
     candidate = Candidate.objects.get(pk=candidate_id)
     assert (candidate.status, candidate.leased_to) == ("rejected", None)
     assert candidate.decided_at is not None
@@ -285,7 +285,8 @@ def test_many_experts_at_once_decide_every_candidate_exactly_once(tea_campaign, 
                     return
                 leased[username].append(body["id"])
                 decision = "accept" if body["id"] % 2 else "reject"
-                status, answer = decide(api, raw, body["id"], decision)
+                why = {"reasons": ["wrong"]} if decision == "reject" else {}
+                status, answer = decide(api, raw, body["id"], decision, **why)
                 if status != 200 or answer["replayed"]:
                     errors.append(f"{username} review {body['id']}: {status} {answer}")
             errors.append(f"{username} never got 204")

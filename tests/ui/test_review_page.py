@@ -110,7 +110,7 @@ def test_an_expert_accepts_rejects_edits_and_skips_in_the_browser(
     assert second.status == CandidateStatus.REJECTED
     rejection = Review.objects.get(candidate=second, reviewer=bob)
     assert rejection.decision == Decision.REJECT
-    assert rejection.reasons == ["incorrect"] and rejection.note == "lemon does not curdle on its own"
+    assert rejection.reasons == ["wrong"] and rejection.note == "lemon does not curdle on its own"
     original = third.response
     third.refresh_from_db()
     assert third.status == CandidateStatus.APPROVED
