@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "curation.generation",
     "curation.scoring",
     "curation.review",
+    "django_htmx",
     "curation.exports",
     "curation.metrics",
 ]
@@ -79,6 +80,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "curation.urls"

@@ -4,6 +4,7 @@ YAML from `create_campaign`, the admin form, the API."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 from typing import Any, Literal
@@ -157,14 +158,12 @@ class ReviewConfig(_Strict):
                 )
         return value
 
-    @model_validator(mode="after")
-    def _only_what_review_does(self) -> ReviewConfig:
-        # Refused, not ignored: one decision decides a candidate in this version.
-        if self.per_item != 1:
-            raise ValueError("review.per_item: only 1 is supported in this version (one decision per item)")
-        if self.overlap != 0:
-            raise ValueError("review.overlap: only 0 is supported in this version (no overlap yet)")
-        return self
+    def needed(self, key: str) -> int:
+        """How many distinct experts must decide the candidate named `key`: `per_item`, or at
+        least 2 for the seeded `overlap` share (a hash of the key, so every process agrees
+        and a rerun draws the same items)."""
+        draw = int.from_bytes(hashlib.sha256(f"overlap:{key}".encode()).digest()[:8], "big") / 2**64
+        return max(self.per_item, 2) if draw < self.overlap else self.per_item
 
 
 class MixtureConfig(_Strict):

@@ -27,6 +27,8 @@ class Campaign(models.Model):
     config = models.JSONField()
     status = models.CharField(max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
     error = models.TextField(blank=True)
+    # Only its members (CampaignMembership) among experts see it and review it.
+    members_only = models.BooleanField(default=False)
     # Last time generation messages were published for it (the sweeper's starvation check).
     nudged_at = models.DateTimeField(null=True, blank=True)
     # Last scoring progress, or the last time lost scoring work was queued again.
@@ -48,10 +50,31 @@ class Campaign(models.Model):
     def __str__(self) -> str:
         return self.slug
 
+    def admits(self, user) -> bool:
+        """Whether this expert may see and review it: every expert, unless the campaign is
+        members only. Admins and viewers see every campaign."""
+        if not self.members_only or getattr(user, "role", None) != "expert":
+            return True
+        return self.memberships.filter(user=user).exists()
+
     @property
     def generation_queue(self) -> str:
         """The Celery queue of its generation batches (`generator.queue`)."""
         return (self.config.get("generator") or {}).get("queue") or "gpu"
+
+
+class CampaignMembership(models.Model):
+    """An expert who belongs to a campaign (what `members_only` restricts it to)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "user"], name="membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.campaign_id}"
 
 
 class CandidateStatus(models.TextChoices):
@@ -59,6 +82,7 @@ class CandidateStatus(models.TextChoices):
     SCORED = "scored", "scored"  # transient: critics done, triage not yet
     AUTO_REJECTED = "auto_rejected", "auto-rejected"
     IN_REVIEW = "in_review", "in review"
+    IN_ADJUDICATION = "in_adjudication", "in adjudication"  # experts disagreed; an admin decides
     APPROVED = "approved", "approved"
     REJECTED = "rejected", "rejected"
 
@@ -104,10 +128,13 @@ class Candidate(models.Model):
     reasons = models.JSONField(default=list, blank=True)
     priority = models.FloatField(default=0.0)  # higher is reviewed first
     edited_response = models.TextField(null=True, blank=True)  # noqa: DJ001 - NULL: never edited
-    leased_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    edited_prompt = models.TextField(null=True, blank=True)  # noqa: DJ001 - NULL: never edited
+    # Review policy (review.per_item, overlap): distinct experts it needs, counted decisions
+    # (skips excluded) and live leases (review.Assignment rows). The queue offers it while
+    # decisions + holders < needed.
+    needed = models.PositiveSmallIntegerField(default=1)
+    decisions = models.PositiveSmallIntegerField(default=0)
+    holders = models.PositiveSmallIntegerField(default=0)
     decided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -125,6 +152,30 @@ class Candidate(models.Model):
                 fields=["campaign", "import_key"],
                 condition=models.Q(import_key__isnull=False),
                 name="candidate_unique_import",
+            ),
+            # The review invariants, kept by the database whatever code writes the row.
+            models.CheckConstraint(
+                condition=models.Q(needed__gte=1)
+                & models.Q(decisions__lte=models.F("needed") - models.F("holders")),
+                name="candidate_review_seats",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(holders=0) | models.Q(status="in_review"),
+                name="candidate_leased_in_review",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["approved", "rejected"], decided_at__isnull=False)
+                | (~models.Q(status__in=["approved", "rejected"]) & models.Q(decided_at__isnull=True)),
+                name="candidate_decided_when_decided",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="approved")
+                | models.Q(edited_response__isnull=True, edited_prompt__isnull=True),
+                name="candidate_edited_only_approved",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="in_adjudication") | models.Q(decisions=models.F("needed")),
+                name="candidate_adjudicated_when_decided",
             ),
             # One revision per candidate: a retried judge task never makes a second one.
             models.UniqueConstraint(
@@ -145,7 +196,12 @@ class Candidate(models.Model):
 
     @property
     def origin(self) -> str:
-        return Origin.SYNTHETIC_EDITED if self.edited_response is not None else Origin.SYNTHETIC
+        edited = self.edited_response is not None or self.edited_prompt is not None
+        return Origin.SYNTHETIC_EDITED if edited else Origin.SYNTHETIC
+
+    @property
+    def final_prompt(self) -> str:
+        return self.edited_prompt if self.edited_prompt is not None else self.prompt
 
     @property
     def final_response(self) -> str:

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
-from curation.accounts.models import User
+from curation.accounts.models import Role, User
 from curation.campaigns.models import Campaign, Candidate, CandidateStatus
 from curation.core.errors import NotFound
 from curation.scoring.models import CriticScore
@@ -16,14 +16,22 @@ def campaign_get(*, slug: str) -> Campaign:
 
 
 def campaign_get_for_user(*, user: User, slug: str) -> Campaign:
-    """Every role reads every campaign today; this is the one place to narrow it."""
+    """The campaign as this user may see it: an expert outside a members-only campaign
+    gets the same 404 as for one that does not exist."""
     if not user.is_authenticated:
         raise NotFound(f"no campaign {slug!r}")
-    return campaign_get(slug=slug)
+    campaign = campaign_get(slug=slug)
+    if not campaign.admits(user):
+        raise NotFound(f"no campaign {slug!r}")
+    return campaign
 
 
-def campaign_list() -> QuerySet[Campaign]:
-    return Campaign.objects.select_related("source").order_by("slug")
+def campaign_list(*, user: User | None = None) -> QuerySet[Campaign]:
+    """Every campaign, or those this user may see (an expert: open ones and their own)."""
+    qs = Campaign.objects.select_related("source").order_by("slug")
+    if user is not None and user.role == Role.EXPERT:
+        qs = qs.filter(Q(members_only=False) | Q(memberships__user=user)).distinct()
+    return qs
 
 
 def campaign_counts(*, campaign: Campaign) -> dict[str, int]:

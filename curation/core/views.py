@@ -12,7 +12,7 @@ from curation.metrics.selectors import diversity_alarms_many
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    campaigns = list(campaign_list())
+    campaigns = list(campaign_list(user=request.user))
     counts = campaign_counts_many(campaigns=campaigns)
     alarms = diversity_alarms_many(campaigns=campaigns)
     rows = [(c, counts[c.pk], sum(counts[c.pk].values()), alarms.get(c.pk)) for c in campaigns]

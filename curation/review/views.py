@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from curation.campaigns.config import stored_config
@@ -14,8 +12,9 @@ from curation.campaigns.models import CampaignStatus, CandidateStatus
 from curation.campaigns.selectors import campaign_counts, campaign_get_for_user
 from curation.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from curation.generation.selectors import campaign_progress
+from curation.review.assignments import candidate_lease_next
 from curation.review.forms import ReviewForm
-from curation.review.services import candidate_lease_next, candidate_review
+from curation.review.services import candidate_review
 from curation.scoring.selectors import candidate_critics
 
 
@@ -68,15 +67,7 @@ def review_submit(request: HttpRequest, slug: str, candidate_id: int) -> HttpRes
             messages.error(request, error)
         return redirect("review_next", slug=campaign.slug)
     data = form.cleaned_data
-    leased = (
-        request.user.pk
-        and campaign.candidates.filter(pk=candidate_id, leased_to=request.user)
-        .values_list("lease_expires_at", flat=True)
-        .first()
-    )
     spent = None
-    if leased:  # time since the lease was taken
-        spent = max(0.0, (timezone.now() - leased).total_seconds() + settings.ASSAY["LEASE_SECONDS"])
     try:
         candidate_review(
             user=request.user,

@@ -303,7 +303,10 @@ def _triage(candidates: list[Candidate], panel: list[Critic], config: CampaignCo
         status = CandidateStatus.AUTO_REJECTED if reasons else CandidateStatus.IN_REVIEW
         priority = verdict.priority if verdict else _priority(mine)
         n += Candidate.objects.filter(pk=c.pk, status__in=UNSCORED).update(
-            status=status, reasons=reasons, priority=round(priority, 6)
+            status=status,
+            reasons=reasons,
+            priority=round(priority, 6),
+            needed=config.review.needed(f"{c.campaign_id}:{c.pk}"),
         )
     return n
 
@@ -404,7 +407,7 @@ def candidate_reinstate(*, user, candidate_id: int, reason: str) -> Candidate:
         raise InvalidInput("a reinstatement needs a reason")
     with transaction.atomic():
         try:
-            candidate = Candidate.objects.select_for_update().get(pk=candidate_id)
+            candidate = Candidate.objects.select_for_update().select_related("campaign").get(pk=candidate_id)
         except Candidate.DoesNotExist:
             raise NotFound(f"no candidate {candidate_id}") from None
         if candidate.status != CandidateStatus.AUTO_REJECTED:
@@ -412,8 +415,11 @@ def candidate_reinstate(*, user, candidate_id: int, reason: str) -> Candidate:
         Reinstatement.objects.create(
             candidate=candidate, by=user, reason=reason, reasons_before=list(candidate.reasons)
         )
+        needed = stored_config(candidate.campaign.config).review.needed(
+            f"{candidate.campaign_id}:{candidate.pk}"
+        )
         Candidate.objects.filter(pk=candidate.pk, status=CandidateStatus.AUTO_REJECTED).update(
-            status=CandidateStatus.IN_REVIEW, reasons=[]
+            status=CandidateStatus.IN_REVIEW, reasons=[], needed=needed
         )
         candidate.refresh_from_db()
     return candidate

@@ -11,7 +11,8 @@ import pytest
 
 from curation.campaigns.models import Candidate, CandidateStatus
 from curation.exports.services import export_create
-from curation.review.services import candidate_lease_next
+from curation.review.assignments import candidate_lease_next
+from curation.review.models import Assignment
 
 READ = frozenset({"admin", "expert", "viewer"})
 REVIEW = frozenset({"admin", "expert"})
@@ -171,4 +172,4 @@ def test_a_viewer_may_not_lease_even_when_candidates_are_waiting(api, world, cha
     status, body = api.post("/api/v1/campaigns/tea/next", token(charlie))
     assert status == 403
     assert "viewer" in body["detail"]
-    assert not Candidate.objects.filter(leased_to__isnull=False).exists()
+    assert not Assignment.objects.exists()

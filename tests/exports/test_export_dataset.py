@@ -19,7 +19,8 @@ from django.core.management import CommandError, call_command
 from curation.campaigns.imports import candidates_import
 from curation.exports.models import Export
 from curation.exports.services import export_create
-from curation.review.services import candidate_lease_next, candidate_review
+from curation.review.assignments import candidate_lease_next
+from curation.review.services import candidate_review
 from curation.scoring.services import candidates_score
 from workers.critics.text import content_sha256
 

@@ -8,6 +8,7 @@ from curation.campaigns.selectors import campaign_counts, campaign_get
 from curation.core.errors import AssayError
 from curation.generation.selectors import campaign_progress
 from curation.metrics.selectors import campaign_diversity
+from curation.review.selectors import campaign_agreement
 from curation.scoring.selectors import campaign_calibration, learned_status
 
 
@@ -33,7 +34,8 @@ class Command(BaseCommand):
             help="print {slug, status, counts, progress[, error][, calibration][, learned]} as JSON; "
             "progress is {done, total, per_minute, tokens_per_s, eta_s, batches}; calibration "
             "(once experts decided 20 items) is {critic: {auc, precision, recall, n, confusion}}; diversity "
-            "(once candidates are scored) is {n, sample, campaign, human, change, alarms, updated_at}",
+            "(once candidates are scored) is {n, sample, campaign, human, change, alarms, updated_at}; "
+            "agreement (once two experts decided an item) is {items, percent, kappa, alpha, pairs}",
         )
         parser.add_argument("slug")
 
@@ -65,6 +67,9 @@ class Command(BaseCommand):
                 "alarms": figures["alarms"],
                 "updated_at": figures["updated_at"],
             }
+        agreed = campaign_agreement(campaign=campaign)
+        if agreed["items"]:
+            body["agreement"] = agreed
         if opts["json"]:
             self.stdout.write(json.dumps(body))
             return
@@ -87,6 +92,12 @@ class Command(BaseCommand):
             state = "floor on" if learned["good_enough"] else f"floor off: {learned['why']}"
             self.stdout.write(
                 f"  learned critic v{learned['version']} on {learned['trained_on']} decisions ({state})"
+            )
+        if agreed["items"]:
+            self.stdout.write(
+                f"  agreement on {agreed['items']} items decided by two or more experts: "
+                f"{agreed['percent']:g}%, Fleiss' kappa {_fig(agreed['kappa'])}, "
+                f"Krippendorff's alpha {_fig(agreed['alpha'])}"
             )
         if figures:
             change = figures["versus_human"]["change"]
