@@ -50,14 +50,30 @@ def human_record(example: Example) -> dict[str, Any]:
     }
 
 
-def synthetic_record(candidate: Candidate, *, reviewers: list[str], prompt_template: str) -> dict[str, Any]:
-    edited = candidate.edited_response is not None
+def _edited_messages(candidate: Candidate) -> list | None:
+    """A chat sample with the expert's edits: the edited response replaces the assistant's
+    turn, the edited prompt the user's turn that was the prompt (else the last user turn)."""
     messages = candidate.messages
-    if messages is not None and edited:  # the edit replaces the assistant's turn
-        messages = [
-            {**m, "content": candidate.edited_response} if m["role"] == "assistant" else m for m in messages
-        ]
-    sample = _sample(candidate.prompt, candidate.final_response, messages)
+    if messages is None:
+        return None
+    out = [dict(m) for m in messages]
+    if candidate.edited_response is not None:
+        for m in out:
+            if m["role"] == "assistant":
+                m["content"] = candidate.edited_response
+    if candidate.edited_prompt is not None:
+        users = [m for m in out if m["role"] == "user"]
+        match = [m for m in users if m["content"] == candidate.prompt]
+        if match or users:
+            (match or users)[-1]["content"] = candidate.edited_prompt
+    return out
+
+
+def synthetic_record(
+    candidate: Candidate, *, reviewers: list[str], prompt_template: str, adjudicated_by: str | None = None
+) -> dict[str, Any]:
+    edited = candidate.edited_response is not None or candidate.edited_prompt is not None
+    sample = _sample(candidate.final_prompt, candidate.final_response, _edited_messages(candidate))
     return {
         "id": candidate.public_id,
         **sample,
@@ -74,11 +90,26 @@ def synthetic_record(candidate: Candidate, *, reviewers: list[str], prompt_templ
                 "decision": "edit" if edited else "accept",
                 "reviewers": reviewers,
                 "edited": edited,
-                "edit_distance": word_edit_distance(candidate.response, candidate.edited_response)
-                if edited
-                else 0,
+                "edit_distance": _edit_distance(candidate),
+                **({"adjudicated_by": adjudicated_by} if adjudicated_by else {}),
+                # The generator's own text, kept beside the expert's edit.
+                **(
+                    {"original": {"prompt": candidate.prompt, "response": candidate.response}}
+                    if edited
+                    else {}
+                ),
             },
             "content_sha256": content_sha256(sample),
             "created_at": candidate.created_at.isoformat(),
         },
     }
+
+
+def _edit_distance(candidate: Candidate) -> int:
+    """Words changed by the expert's edits, prompt and response together."""
+    n = 0
+    if candidate.edited_response is not None:
+        n += word_edit_distance(candidate.response, candidate.edited_response)
+    if candidate.edited_prompt is not None:
+        n += word_edit_distance(candidate.prompt, candidate.edited_prompt)
+    return n

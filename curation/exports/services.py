@@ -26,7 +26,7 @@ from curation.exports.models import Export
 from curation.exports.records import human_record, synthetic_record
 from curation.generation.models import GenerationBatch
 from curation.metrics.reports import ExportTally
-from curation.review.models import Decision, Review
+from curation.review.models import Adjudication, Decision, Review
 from curation.sources.models import Example, Source, Split
 
 FORMATS = ("jsonl",)
@@ -232,15 +232,23 @@ def _synthetic(order: list[tuple[str, int]]) -> Iterator[tuple[str, dict[str, An
             .values_list("candidate_id", "reviewer__username")
         ):
             reviewers[cid].append(name)
+        adjudicated = dict(
+            Adjudication.objects.filter(candidate_id__in=chunk).values_list("candidate_id", "by__username")
+        )
         batches = {c.batch_id for c in found.values() if c.batch_id}
         templates = dict(GenerationBatch.objects.filter(pk__in=batches).values_list("pk", "prompt_template"))
         for rank, pk in part:
             c = found[pk]
             yield (
                 rank,
-                synthetic_record(c, reviewers=reviewers[pk], prompt_template=templates.get(c.batch_id, "")),
+                synthetic_record(
+                    c,
+                    reviewers=reviewers[pk],
+                    prompt_template=templates.get(c.batch_id, ""),
+                    adjudicated_by=adjudicated.get(pk),
+                ),
                 pk,
-                c.edited_response is not None,
+                c.edited_response is not None or c.edited_prompt is not None,
             )
 
 
