@@ -6,10 +6,10 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
 
-from curation.campaigns.models import Campaign, Candidate, CandidateStatus
+from curation.campaigns.models import Campaign, Candidate
+from curation.campaigns.status import UNSCORED
 from curation.metrics.models import ALL_DEPTHS, DiversityInclusion, DiversitySnapshot, DiversityState
 
-UNSCORED = (CandidateStatus.GENERATED, CandidateStatus.SCORED)
 MAX_POINTS = 200  # snapshots drawn at most; a long campaign is thinned evenly
 
 
@@ -36,8 +36,10 @@ def diversity_snapshots(*, campaign: Campaign) -> list[dict[str, Any]]:
 
 
 def diversity_pending(*, campaign: Campaign) -> int:
-    """Scored candidates not yet counted: the panel says the figures are catching up."""
-    return pending(campaign.pk).count()
+    """Scored candidates not yet counted: the panel says the figures are catching up. Two
+    index counts, not an anti-join over every candidate on each poll."""
+    triaged = Candidate.objects.filter(campaign=campaign).exclude(status__in=UNSCORED).count()
+    return max(0, triaged - DiversityInclusion.objects.filter(campaign=campaign).count())
 
 
 def pending(campaign_id: int) -> QuerySet[Candidate]:

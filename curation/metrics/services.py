@@ -302,6 +302,10 @@ def diversity_sweep() -> int:
         .values_list("pk", flat=True)
     )
     ids = list(stale)
+    # Counted but not evaluated: the throttled evaluation's own message was lost.
+    lagging = DiversityState.objects.filter(depth=ALL_DEPTHS, n__gt=0, updated_at__lt=cutoff)
+    ids += [pk for pk, n, shown in lagging.values_list("campaign_id", "n", "metrics__n") if shown != n]
+    ids = sorted(set(ids))
     for campaign_id in ids:
         diversity_queue(campaign_id=campaign_id)
     return len(ids)

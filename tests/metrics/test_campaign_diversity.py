@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from curation.campaigns.models import CandidateStatus
 from curation.metrics import services
@@ -170,7 +171,7 @@ def test_diversity_report_for_a_source_a_campaign_and_an_export(healthy, collaps
     assert "No alarm" in capsys.readouterr().out
     assert (tmp_path / "d.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    healthy.candidates.update(status=CandidateStatus.APPROVED)
+    healthy.candidates.update(status=CandidateStatus.APPROVED, decided_at=timezone.now())
     call_command(
         "export_dataset",
         "--campaign",

@@ -41,7 +41,8 @@ def leased_id(api, raw: str) -> int:
 
 
 def holders(candidate_id: int) -> list[str]:
-    return list(Assignment.objects.filter(candidate_id=candidate_id).values_list("expert__username", flat=True))
+    held = Assignment.objects.filter(candidate_id=candidate_id)
+    return list(held.values_list("expert__username", flat=True))
 
 
 def expire(candidate_id: int, by: timedelta = timedelta(seconds=1)) -> None:
@@ -67,9 +68,7 @@ def test_next_leases_the_first_candidate_in_the_queue_to_the_expert(api, tea_in_
     lease_for = timedelta(seconds=settings.ASSAY["LEASE_SECONDS"])
     assert before + lease_for <= held.expires_at <= timezone.now() + lease_for
     # JSON carries milliseconds.
-    assert abs(datetime.fromisoformat(body["lease_expires"]) - held.expires_at) < timedelta(
-        milliseconds=1
-    )
+    assert abs(datetime.fromisoformat(body["lease_expires"]) - held.expires_at) < timedelta(milliseconds=1)
 
 
 def test_asking_again_while_holding_a_lease_returns_the_same_candidate(api, tea_in_review, bob, token):
@@ -235,7 +234,8 @@ def test_an_edit_without_an_edited_response_is_a_400_and_keeps_the_lease(api, te
     assert status == 400
     assert "edited_response" in body["detail"]
     candidate = Candidate.objects.get(pk=candidate_id)
-    assert (candidate.status, holders(candidate_id), candidate.edited_response) == ("in_review", ["bob"], None)
+    assert (candidate.status, candidate.edited_response) == ("in_review", None)
+    assert holders(candidate_id) == ["bob"]
 
 
 def test_a_rejection_keeps_its_reasons(api, tea_in_review, bob, token):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.utils import timezone
 
 from curation.campaigns.config import parse_config
 from curation.campaigns.imports import candidates_import
@@ -51,6 +52,7 @@ def decided(campaign, rows: list[tuple[str, str]], status: str) -> list[Candidat
             prompt=p,
             response=r,
             status=status,
+            decided_at=timezone.now() if status in ("approved", "rejected") else None,
             content_sha256=content_sha256({"prompt": p, "response": r, "n": i, "s": status}),
             text_key=text_key(r),
         )

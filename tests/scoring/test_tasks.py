@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from django.utils import timezone
+
 from curation.campaigns.models import CandidateStatus
 from curation.scoring.models import CriticScore
 from curation.scoring.tasks import score_candidates
@@ -32,7 +34,9 @@ def test_scoring_twice_stores_one_score_per_critic_and_keeps_the_triage(tea_camp
 
 def test_a_decided_candidate_is_never_scored_back_into_review(tea_in_review):
     c = tea_in_review.candidates.filter(status=CandidateStatus.IN_REVIEW).first()
-    tea_in_review.candidates.filter(pk=c.pk).update(status=CandidateStatus.APPROVED)
+    tea_in_review.candidates.filter(pk=c.pk).update(
+        status=CandidateStatus.APPROVED, decided_at=timezone.now()
+    )
     assert score_candidates.apply(args=_json([c.pk])).get() == 0
     c.refresh_from_db()
     assert c.status == CandidateStatus.APPROVED
