@@ -1,15 +1,6 @@
+# The review invariants (rows were made to fit them in review 0002) and the old lease columns go.
 import django.db.models.expressions
 from django.db import migrations, models
-
-
-def backfill(apps, schema_editor):
-    """Rows decided before decision times were enforced get one (their creation time)."""
-    Candidate = apps.get_model("campaigns", "Candidate")
-    Candidate.objects.filter(status__in=["approved", "rejected"], decided_at__isnull=True).update(
-        decided_at=models.F("created_at")
-    )
-    Candidate.objects.exclude(status__in=["approved", "rejected"]).update(decided_at=None)
-    Candidate.objects.filter(status__in=["approved", "rejected"]).update(decisions=models.F("needed"))
 
 
 class Migration(migrations.Migration):
@@ -19,7 +10,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(backfill, migrations.RunPython.noop),
         migrations.RemoveField(
             model_name="candidate",
             name="lease_expires_at",

@@ -3,6 +3,7 @@
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
+from django.db.models import F
 
 
 def move_leases(apps, schema_editor):
@@ -14,6 +15,13 @@ def move_leases(apps, schema_editor):
     for c in leased.iterator():
         Assignment.objects.create(candidate_id=c.pk, expert_id=c.leased_to_id, expires_at=c.lease_expires_at)
         Candidate.objects.filter(pk=c.pk).update(holders=1)
+    # Rows decided before decision times were enforced get one (their creation time);
+    # the invariants of campaigns 0006 hold for every old row.
+    decided = ["approved", "rejected"]
+    Candidate.objects.filter(status__in=decided, decided_at__isnull=True).update(decided_at=F("created_at"))
+    Candidate.objects.exclude(status__in=decided).update(decided_at=None)
+    Candidate.objects.filter(status__in=decided).update(decisions=F("needed"))
+    Candidate.objects.exclude(status="approved").update(edited_response=None)
 
 
 class Migration(migrations.Migration):
