@@ -145,6 +145,8 @@ class ReviewConfig(_Strict):
     overlap: float = Field(0.0, ge=0, le=1)
     # code -> label; page and API accept these codes and no other
     reasons: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_REASONS))
+    # what experts read on the review page (Markdown; raw HTML is shown as text)
+    guidelines: str = Field("", max_length=20_000)
 
     @field_validator("reasons")
     @classmethod

@@ -30,7 +30,12 @@ def test_everything_but_slug_source_and_count_has_the_contract_default():
     assert (config.slug, config.source, config.count) == ("tea", "tea", 4)
     assert config.name == "tea"
     assert config.task == "instruction"
-    assert config.review.model_dump() == {"per_item": 1, "overlap": 0.0, "reasons": DEFAULT_REASONS}
+    assert config.review.model_dump() == {
+        "per_item": 1,
+        "overlap": 0.0,
+        "reasons": DEFAULT_REASONS,
+        "guidelines": "",
+    }
     assert config.mixture.model_dump() == {"max_synthetic": 0.3, "balance_by": None, "max_depth": 1}
     assert config.generator.backend == "transformers"
     assert config.generator.model == "smollm2-135m-instruct"
@@ -96,7 +101,12 @@ mixture: {max_synthetic: 0.2, balance_by: topic, max_depth: 2}
     }
     assert config.diversity == {"topic": ["brewing", "kinds"], "persona": ["novice", "expert"]}
     assert config.critics == {"length": {"min_words": 8}, "refusal": {"enabled": False}, "duplicate": {}}
-    assert config.review.model_dump() == {"per_item": 1, "overlap": 0.0, "reasons": DEFAULT_REASONS}
+    assert config.review.model_dump() == {
+        "per_item": 1,
+        "overlap": 0.0,
+        "reasons": DEFAULT_REASONS,
+        "guidelines": "",
+    }
     assert config.mixture.model_dump() == {"max_synthetic": 0.2, "balance_by": "topic", "max_depth": 2}
 
 
@@ -218,14 +228,14 @@ def test_parse_config_takes_a_mapping_from_anywhere():
             id="no reviews",
         ),
         pytest.param(
-            MINIMAL + "review: {per_item: 2}\n",
-            "tea.yaml: review.per_item: only 1 is supported in this version (one decision per item)",
-            id="several reviews per item, not built yet",
+            MINIMAL + "review: {per_item: 11}\n",
+            "tea.yaml: review.per_item: Input should be less than or equal to 10",
+            id="too many reviews per item",
         ),
         pytest.param(
-            MINIMAL + "review: {overlap: 0.1}\n",
-            "tea.yaml: review.overlap: only 0 is supported in this version (no overlap yet)",
-            id="overlap, not built yet",
+            MINIMAL + "review: {overlap: 1.5}\n",
+            "tea.yaml: review.overlap: Input should be less than or equal to 1",
+            id="overlap beyond every item",
         ),
         pytest.param(
             MINIMAL + "generator: {backend: openai}\n",
@@ -311,7 +321,12 @@ def test_create_campaign_creates_then_updates_by_slug(tea_sources, tmp_path):
         "tea",
         CampaignStatus.DRAFT,
     )
-    assert campaign.config["review"] == {"per_item": 1, "overlap": 0.0, "reasons": DEFAULT_REASONS}
+    assert campaign.config["review"] == {
+        "per_item": 1,
+        "overlap": 0.0,
+        "reasons": DEFAULT_REASONS,
+        "guidelines": "",
+    }
 
     write_config(tmp_path, "slug: tea\nsource: tea\ncount: 12\nname: More tea\ntask: chat\n")
     assert create(path) == "updated campaign tea"

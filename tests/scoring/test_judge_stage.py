@@ -171,6 +171,7 @@ def test_critique_and_revise_makes_one_machine_revised_candidate(
     assert revision.status == CandidateStatus.IN_REVIEW and not revision.revisions.exists()
     # The reviewer sees the original, the critique and the revision.
     client.force_login(bob)
+    client.post("/review/revised/start/")
     page = client.get("/review/revised/").content.decode()
     assert 'id="revision"' in page and "Machine-revised" in page
     assert "not designed for creating threads" in page  # the original

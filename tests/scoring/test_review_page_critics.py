@@ -21,6 +21,7 @@ def test_the_review_page_separates_quality_from_form_and_says_when_no_judge_ran(
     candidates_import(path=path, campaign=tea_campaign)
     candidates_score(candidate_ids=list(tea_campaign.candidates.values_list("id", flat=True)))
     client.force_login(bob)
+    client.post("/review/tea/start/")  # viewing takes no lease; starting does
     page = client.get("/review/tea/").content.decode()
     assert 'id="no-quality"' in page and "No judge of quality ran on this candidate" in page
     for heading in ("Quality", "Novelty", "Form"):
