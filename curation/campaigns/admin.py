@@ -5,9 +5,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.html import format_html
 
 from curation.campaigns.config import load_yaml
-from curation.campaigns.models import Campaign, Candidate
+from curation.campaigns.membership import campaign_members_set
+from curation.campaigns.models import Campaign, CampaignMembership, Candidate, CandidateStatus
 from curation.campaigns.services import (
     campaign_cancel,
     campaign_config_check,
@@ -17,6 +20,7 @@ from curation.campaigns.services import (
     campaign_start,
 )
 from curation.core.errors import AssayError
+from curation.review.services import candidate_adjudicate
 from curation.scoring.models import CriticScore
 from curation.scoring.services import candidate_reinstate
 
@@ -30,7 +34,7 @@ class CampaignForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields: list[str] = []
+        fields = ["members_only"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -55,18 +59,38 @@ class CampaignForm(forms.ModelForm):
         return self.cleaned_data["config_yaml"]
 
 
+class MembershipInline(admin.TabularInline):
+    """Who may see and review the campaign while `members_only` is on (experts only:
+    admins and viewers see every campaign)."""
+
+    model = CampaignMembership
+    extra = 1
+    readonly_fields = ("added_at",)
+    verbose_name = "member"
+    verbose_name_plural = "members (used when 'members only' is on)"
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     form = CampaignForm
-    list_display = ("slug", "name", "status", "count", "source", "updated_at")
-    list_filter = ("status",)
+    list_display = ("slug", "name", "status", "members_only", "count", "source", "updated_at")
+    list_filter = ("status", "members_only")
     actions = ["run", "pause", "resume", "cancel"]
     readonly_fields = ("status", "error")
+    inlines = [MembershipInline]
+
+    def get_inline_instances(self, request, obj=None):
+        # A post without the members table (a script posting the YAML alone) leaves the
+        # membership as it is, instead of failing on the table's missing management form.
+        if request.method == "POST" and "memberships-TOTAL_FORMS" not in request.POST:
+            return []
+        return super().get_inline_instances(request, obj)
 
     def save_model(self, request, obj, form, change):
         # The form's clean ran the same checks; only a race (the source deleted meanwhile) fails
         # here, and an error page beats a false "added successfully".
         campaign, _ = campaign_create_or_update(config=form.parsed)
+        campaign_members_set(campaign=campaign, members_only=form.cleaned_data["members_only"])
         obj.pk = campaign.pk
         obj.refresh_from_db()
 
@@ -107,13 +131,35 @@ class ScoreInline(admin.TabularInline):
 
 @admin.register(Candidate)
 class CandidateAdmin(admin.ModelAdmin):
-    list_display = ("id", "campaign", "status", "prompt", "priority")
+    list_display = ("id", "campaign", "status_link", "prompt", "priority")
     list_filter = ("status", "campaign")
     search_fields = ("prompt", "response")
     list_select_related = ("campaign",)
     inlines = [ScoreInline]
     readonly_fields = [f.name for f in Candidate._meta.fields]
-    actions = ["reinstate"]
+    actions = ["reinstate", "adjudicate_accept"]
+
+    @admin.display(description="status", ordering="status")
+    def status_link(self, obj: Candidate):
+        """In adjudication: a link to the page that shows the experts' decisions side by side."""
+        if obj.status != CandidateStatus.IN_ADJUDICATION:
+            return obj.get_status_display()
+        url = reverse("adjudicate", args=[obj.campaign.slug, obj.pk])
+        return format_html('<a href="{}">{} (adjudicate)</a>', url, obj.get_status_display())
+
+    @admin.action(description="Adjudicate: accept the original (candidates in adjudication)")
+    def adjudicate_accept(self, request, queryset):
+        """The admin's decision on disagreements, through the same service as the page and
+        the API; rows not in adjudication are named and left alone."""
+        done = 0
+        for candidate in queryset.order_by("pk"):
+            try:
+                candidate_adjudicate(user=request.user, candidate_id=candidate.pk, decision="accept")
+                done += 1
+            except AssayError as e:
+                self.message_user(request, f"#{candidate.pk}: {e}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} accepted by adjudication.", messages.SUCCESS)
 
     @admin.action(description="Send auto-rejected candidates back to review (asks why)")
     def reinstate(self, request, queryset):
