@@ -62,3 +62,4 @@ bench: setup
 	$(BIN)/python bench/generation.py
 	$(BIN)/python bench/critics.py
 	$(BIN)/python bench/diversity.py
+	$(BIN)/python bench/review.py

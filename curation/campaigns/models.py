@@ -184,7 +184,21 @@ class Candidate(models.Model):
                 name="candidate_unique_revision",
             ),
         ]
-        indexes = [models.Index(fields=["campaign", "status", "-priority", "id"], name="candidate_queue")]
+        indexes = [
+            models.Index(fields=["campaign", "status", "-priority", "id"], name="candidate_queue"),
+            # The review queue alone: decided rows never sit at its head (bench/review.py).
+            models.Index(
+                fields=["campaign", "-priority", "id"],
+                condition=models.Q(status="in_review"),
+                name="candidate_review_queue",
+            ),
+            # "Decided since the last training", counted on every decision.
+            models.Index(
+                fields=["campaign", "decided_at"],
+                condition=models.Q(decided_at__isnull=False),
+                name="candidate_decided",
+            ),
+        ]
         ordering = ["id"]
 
     def __str__(self) -> str:

@@ -18,8 +18,8 @@ from curation.campaigns.config import stored_config
 from curation.campaigns.models import Candidate, CandidateStatus
 from curation.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from curation.review.assignments import (
-    assignment_drop,
     candidate_locked,
+    candidate_release,
     lease_until,
     require_member,
     require_reviewer,
@@ -157,15 +157,20 @@ def candidate_review(
             note=verdict.note,
             seconds_spent=seconds_spent,
         )
-        assignment_drop(candidate, user)
+        Assignment.objects.filter(candidate=candidate, expert=user).delete()
+        fields = {"holders": candidate.holders - 1}
         if verdict.decision != Decision.SKIP:
-            candidate.decisions += 1
-            fields = {"decisions": candidate.decisions}
-            if candidate.decisions >= candidate.needed:
+            fields["decisions"] = candidate.decisions + 1
+            if fields["decisions"] >= candidate.needed:
                 fields.update(_outcome(candidate))
-            Candidate.objects.filter(pk=candidate.pk).update(**fields)
-            learned_maybe_queue(campaign_id=candidate.campaign_id)
-        candidate.refresh_from_db()
+        # One write of the row we hold locked; the instance is brought up to date by hand.
+        Candidate.objects.filter(pk=candidate.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(candidate, name, value)
+        if verdict.decision != Decision.SKIP:
+            learned_maybe_queue(
+                campaign_id=candidate.campaign_id, config=stored_config(candidate.campaign.config)
+            )
     return ReviewResult(candidate, review, replayed=False)
 
 
@@ -221,6 +226,11 @@ def review_undo(*, user: User, candidate_id: int) -> Candidate:
         Candidate.objects.filter(pk=candidate.pk).update(**fields)
         Assignment.objects.create(candidate=candidate, expert=user, expires_at=lease_until())
         candidate.refresh_from_db()
+    # The expert holds this one again, and only this one: a lease taken on the next item
+    # since goes back (one row lock at a time), so "next" shows the undone item.
+    others = Assignment.objects.filter(expert=user, candidate__campaign=candidate.campaign_id)
+    for candidate_id in others.exclude(candidate=candidate).values_list("candidate_id", flat=True):
+        candidate_release(user=user, candidate_id=candidate_id)
     return candidate
 
 

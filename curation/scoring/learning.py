@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Max
 
 from curation.campaigns.config import CampaignConfig, stored_config
 from curation.campaigns.models import Campaign, Candidate, CandidateStatus
@@ -21,6 +21,7 @@ from workers.critics import learned
 
 TRAIN_TASK = "workers.train_learned_critic"
 RETRAIN_EVERY = 10  # decisions between retrainings
+TRAIN_THROTTLE_S = 60  # a training queued for a model version is not queued again before
 CHUNK = 500
 DECIDED = (CandidateStatus.APPROVED, CandidateStatus.REJECTED)
 
@@ -32,15 +33,25 @@ class LearnedVerdict:
     rejects: bool
 
 
-def learned_maybe_queue(*, campaign_id: int) -> bool:
+def learned_maybe_queue(*, campaign_id: int, config: CampaignConfig | None = None) -> bool:
     """After an expert decision: queue a retraining when enough decisions exist and enough
-    arrived since the last training. Returns whether one was queued."""
-    config = stored_config(Campaign.objects.get(pk=campaign_id).config)
+    arrived since the last training. Returns whether one was queued.
+
+    It runs on every decision, so it counts at most RETRAIN_EVERY (or MIN_TRAIN) rows on an
+    index, never every decided candidate, and queues one training per model version and
+    TRAIN_THROTTLE_S per process, not one per decision while a training runs."""
+    config = config or stored_config(Campaign.objects.get(pk=campaign_id).config)
     if not config.learned:
         return False
-    decided = Candidate.objects.filter(campaign_id=campaign_id, status__in=DECIDED).count()
-    last = LearnedCritic.objects.filter(campaign_id=campaign_id).aggregate(n=Max("trained_on"))["n"] or 0
-    if decided < learned.MIN_TRAIN or decided - last < (RETRAIN_EVERY if last else 0):
+    last = LearnedCritic.objects.filter(campaign_id=campaign_id).values("version", "created_at").first()
+    decided = Candidate.objects.filter(campaign_id=campaign_id, status__in=DECIDED)
+    need = learned.MIN_TRAIN
+    if last:
+        decided, need = decided.filter(decided_at__gt=last["created_at"]), RETRAIN_EVERY
+    if decided[:need].count() < need:
+        return False
+    key = f"assay:learned-queued:{campaign_id}:{last['version'] if last else 0}"
+    if not cache.add(key, 1, TRAIN_THROTTLE_S):
         return False
     enqueue_on_commit(TRAIN_TASK, campaign_id)
     return True
