@@ -57,6 +57,7 @@ class ReviewOut(Schema):
     edited_response: str | None
     edited_prompt: str | None
     seconds_spent: float | None = None
+    edit_distance: int = 0
     at: datetime
 
 

@@ -7,19 +7,7 @@ from typing import Any
 
 from curation.campaigns.models import Candidate, Origin
 from curation.sources.models import Example
-from workers.critics.text import content_sha256
-
-
-def word_edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance in words: how much an expert changed a response."""
-    x, y = a.split(), b.split()
-    prev = list(range(len(y) + 1))
-    for i, wx in enumerate(x, 1):
-        cur = [i]
-        for j, wy in enumerate(y, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (wx != wy)))
-        prev = cur
-    return prev[-1]
+from workers.critics.text import content_sha256, word_edit_distance
 
 
 def _sample(prompt: str, response: str, messages: list | None) -> dict[str, Any]:

@@ -26,7 +26,8 @@ class Review(models.Model):
     edited_prompt = models.TextField(null=True, blank=True)  # noqa: DJ001 - NULL: prompt kept
     reasons = models.JSONField(default=list, blank=True)
     note = models.TextField(blank=True)
-    seconds_spent = models.FloatField(null=True, blank=True)
+    seconds_spent = models.FloatField(null=True, blank=True)  # measured on the page
+    edit_distance = models.PositiveIntegerField(default=0)  # words changed, prompt and response
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -100,6 +100,7 @@ def decisions_for(candidates: list[Candidate]) -> dict[int, dict]:
                 "edited_response": r.edited_response,
                 "edited_prompt": r.edited_prompt,
                 "seconds_spent": r.seconds_spent,
+                "edit_distance": r.edit_distance,
                 "at": r.created_at,
             }
         )

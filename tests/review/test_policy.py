@@ -360,3 +360,16 @@ def test_twenty_experts_with_per_item_two_on_postgresql(tea_campaign, tmp_path):
     assert set(Candidate.objects.filter(pk__in=waiting).values_list("decisions", "holders")) == {(2, 0)}
     figures = campaign_agreement(campaign=tea_campaign)
     assert figures["items"] == 40 and figures["percent"] == round(100 * (40 - len(split)) / 40, 1)
+
+
+def test_an_edit_records_its_word_edit_distance(api, tea_in_review, bob, token):
+    c = candidate_lease_next(user=bob, campaign=tea_in_review)
+    words = c.response.split()
+    edited = " ".join(["Roughly", *words[1:], "Enjoy."])  # one word replaced, one added
+    candidate_review(
+        user=bob, candidate_id=c.pk, decision="edit", edited_response=edited, edited_prompt=c.prompt + " please"
+    )
+    assert Review.objects.get(candidate=c).edit_distance == 3  # 2 in the response, 1 in the prompt
+    _, body = api.get("/api/v1/campaigns/tea/candidates?status=approved", token(bob))
+    [item] = body["items"]
+    assert item["reviews"][0]["edit_distance"] == 3 and item["edited_prompt"].endswith(" please")
