@@ -138,7 +138,9 @@ def candidate_review(
                 raise Conflict(f"candidate {candidate_id} is already decided by you ({counted.decision})")
             _refuse_changed(counted, verdict, candidate)
             return ReviewResult(candidate, counted, replayed=True)
-        held = Assignment.objects.filter(candidate=candidate, expert=user).exists()
+        # The lease ends with this decision: taken now, in one statement with the check
+        # that it was held; a refusal below rolls the transaction, and the lease, back.
+        held, _ = Assignment.objects.filter(candidate=candidate, expert=user).delete()
         if not held and verdict.decision == Decision.SKIP and mine:
             # A skip releases the lease and the skipper is never offered the candidate
             # again, so a second skip without a lease can only be that retry.
@@ -159,17 +161,17 @@ def candidate_review(
             seconds_spent=seconds_spent,
             edit_distance=_edit_distance(candidate, verdict),
         )
-        Assignment.objects.filter(candidate=candidate, expert=user).delete()
         fields = {"holders": candidate.holders - 1}
         if verdict.decision != Decision.SKIP:
             fields["decisions"] = candidate.decisions + 1
             if fields["decisions"] >= candidate.needed:
-                fields.update(_outcome(candidate))
+                fields.update(_outcome(candidate, review))
         # One write of the row we hold locked; the instance is brought up to date by hand.
         Candidate.objects.filter(pk=candidate.pk).update(**fields)
         for name, value in fields.items():
             setattr(candidate, name, value)
-        if verdict.decision != Decision.SKIP:
+        if candidate.status in (CandidateStatus.APPROVED, CandidateStatus.REJECTED):
+            # The learned critic trains on outcomes: only a decision that decides counts.
             learned_maybe_queue(
                 campaign_id=candidate.campaign_id, config=stored_config(candidate.campaign.config)
             )
@@ -185,9 +187,13 @@ def _edit_distance(candidate: Candidate, verdict: Verdict) -> int:
     return n
 
 
-def _outcome(candidate: Candidate) -> dict:
-    """The candidate's fields once its decisions are in: what they agree on, or adjudication."""
-    decisions = list(candidate.reviews.exclude(decision=Decision.SKIP).order_by("pk"))
+def _outcome(candidate: Candidate, review: Review) -> dict:
+    """The candidate's fields once its decisions are in (`review` the last, just written):
+    what they agree on, or adjudication."""
+    if candidate.decisions == 0:  # the count before this one: it is the only decision
+        decisions = [review]
+    else:
+        decisions = list(candidate.reviews.exclude(decision=Decision.SKIP).order_by("pk"))
     keys = {(d.decision, d.edited_response, d.edited_prompt) for d in decisions}
     if len(keys) > 1:
         return {"status": CandidateStatus.IN_ADJUDICATION}

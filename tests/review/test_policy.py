@@ -367,7 +367,11 @@ def test_an_edit_records_its_word_edit_distance(api, tea_in_review, bob, token):
     words = c.response.split()
     edited = " ".join(["Roughly", *words[1:], "Enjoy."])  # one word replaced, one added
     candidate_review(
-        user=bob, candidate_id=c.pk, decision="edit", edited_response=edited, edited_prompt=c.prompt + " please"
+        user=bob,
+        candidate_id=c.pk,
+        decision="edit",
+        edited_response=edited,
+        edited_prompt=c.prompt + " please",
     )
     assert Review.objects.get(candidate=c).edit_distance == 3  # 2 in the response, 1 in the prompt
     _, body = api.get("/api/v1/campaigns/tea/candidates?status=approved", token(bob))
