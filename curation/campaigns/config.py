@@ -11,7 +11,15 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from curation.core.errors import InvalidInput
 from workers.critics import CriticSettingsError, build_panel
@@ -147,6 +155,19 @@ class ReviewConfig(_Strict):
     reasons: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_REASONS))
     # what experts read on the review page (Markdown; raw HTML is shown as text)
     guidelines: str = Field("", max_length=20_000)
+
+    @field_validator("reasons", mode="before")
+    @classmethod
+    def _reason_pairs(cls, value: Any) -> Any:
+        # Stored as [[code, label], ...]: PostgreSQL's jsonb reorders an object's keys, and
+        # the page numbers the reasons (keys 1-9) in the order the admin wrote them.
+        if isinstance(value, list) and all(isinstance(p, list | tuple) and len(p) == 2 for p in value):
+            return {str(code): label for code, label in value}
+        return value
+
+    @field_serializer("reasons")
+    def _reasons_in_order(self, value: dict[str, str]) -> list[list[str]]:
+        return [[code, label] for code, label in value.items()]
 
     @field_validator("reasons")
     @classmethod

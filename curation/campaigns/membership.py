@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
-from curation.accounts.models import User
+from curation.accounts.models import Role, User
 from curation.campaigns.models import Campaign, CampaignMembership
 from curation.core.errors import InvalidInput
 
@@ -41,6 +41,11 @@ def campaign_members_set(
     both = {u.username for u in adding} & {u.username for u in removing}
     if both:
         raise InvalidInput(f"{', '.join(sorted(both))}: both added and removed; nothing was changed")
+    others = sorted(u.username for u in adding if u.role != Role.EXPERT)
+    if others:
+        raise InvalidInput(
+            f"{', '.join(others)}: not an expert (admins and viewers see every campaign); nothing was changed"
+        )
     with transaction.atomic():
         CampaignMembership.objects.bulk_create(
             [CampaignMembership(campaign=campaign, user=u) for u in adding], ignore_conflicts=True

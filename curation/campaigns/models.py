@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from curation.sources.models import Source, TaskKind
@@ -75,6 +76,13 @@ class CampaignMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} in {self.campaign_id}"
+
+    def clean(self) -> None:
+        # The admin's Members inline validates here: admins and viewers see every campaign.
+        if self.user_id and self.user.role != "expert":
+            raise ValidationError(
+                f"{self.user.username} is a {self.user.role}, not an expert: members are experts"
+            )
 
 
 class CandidateStatus(models.TextChoices):

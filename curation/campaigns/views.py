@@ -234,9 +234,10 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _admin_campaign(request: HttpRequest, slug: str) -> Campaign:
+    campaign = _campaign(request, slug)  # first: outside a members-only campaign, a 404
     if not request.user.is_admin_role:
         raise PermissionDenied("Only admins adjudicate.")
-    return _campaign(request, slug)
+    return campaign
 
 
 TOKENS = re.compile(r"\s+|\w+|[^\w\s]")

@@ -17,7 +17,10 @@ class ReadOnly(admin.ModelAdmin):
 
 
 @admin.register(Review)
-class ReviewAdmin(admin.ModelAdmin):
+class ReviewAdmin(ReadOnly):
+    """Expert decisions: deleting or changing one here would leave its candidate's counts
+    and outcome behind it. Undo and adjudication are the ways to change a decision."""
+
     list_display = ("candidate", "reviewer", "decision", "reasons", "note", "created_at")
     list_filter = ("decision",)
     list_select_related = ("candidate", "reviewer")

@@ -63,6 +63,10 @@ class CandidateStateOut(Schema):
     holders: int
 
 
+class ReleasedOut(CandidateStateOut):
+    released: bool  # false: the caller held no lease on it (nothing changed)
+
+
 class AdjudicatedOut(Schema):
     id: int
     status: str
@@ -127,12 +131,12 @@ def undo(request: HttpRequest, candidate_id: int):
     return _state(review_undo(user=user, candidate_id=candidate_id))
 
 
-@router.post("/candidates/{candidate_id}/release", response=CandidateStateOut)
+@router.post("/candidates/{candidate_id}/release", response=ReleasedOut)
 def release(request: HttpRequest, candidate_id: int):
-    """Give a leased candidate back undecided."""
+    """Give a leased candidate back undecided; `released` says whether the caller held it."""
     user = require_role(request, REVIEW)
-    candidate_release(user=user, candidate_id=candidate_id)
-    return _state(candidate_get_for_reviewer(user=user, candidate_id=candidate_id))
+    released = candidate_release(user=user, candidate_id=candidate_id)
+    return {**_state(candidate_get_for_reviewer(user=user, candidate_id=candidate_id)), "released": released}
 
 
 @router.post("/candidates/{candidate_id}/adjudicate", response=AdjudicatedOut)

@@ -36,11 +36,13 @@ def require_reviewer(user: User) -> None:
         raise Forbidden(f"{user.username} is a {user.role}: only experts and admins review")
 
 
-def require_member(user: User, campaign: Campaign) -> None:
+def require_member(user: User, campaign: Campaign, candidate_id: int | None = None) -> None:
     """An expert outside a members-only campaign learns nothing of it: the same 404 as a
-    campaign that does not exist."""
+    campaign (or, asked by candidate id, a candidate) that does not exist."""
     if not campaign.admits(user):
-        raise NotFound(f"no campaign {campaign.slug!r}")
+        raise NotFound(
+            f"no candidate {candidate_id}" if candidate_id is not None else f"no campaign {campaign.slug!r}"
+        )
 
 
 def assignment_held(*, user: User, campaign: Campaign) -> Assignment | None:
@@ -143,7 +145,7 @@ def candidate_release(*, user: User, candidate_id: int) -> bool:
     require_reviewer(user)
     with transaction.atomic():
         candidate = candidate_locked(candidate_id)
-        require_member(user, candidate.campaign)
+        require_member(user, candidate.campaign, candidate_id)
         return assignment_drop(candidate, user)
 
 
@@ -178,8 +180,19 @@ def assignments_reap(*, campaign_id: int | None = None, now=None) -> int:
 
 
 def holders_count(*, campaign: Campaign) -> dict[str, int]:
-    """Live leases of the campaign and how many experts hold them (the page says why the
-    queue may look empty)."""
+    """Items under a live lease and how many experts hold them (the page says why the
+    queue may look empty; with per_item above 1 several experts hold one item)."""
     now = timezone.now()
     live = Assignment.objects.filter(candidate__campaign=campaign, expires_at__gt=now)
-    return {"leases": live.count(), "experts": live.values("expert").distinct().count()}
+    return {
+        "leases": live.values("candidate").distinct().count(),
+        "experts": live.values("expert").distinct().count(),
+    }
+
+
+def assignment_renew(*, user: User, candidate_id: int):
+    """The review page's heartbeat: an expert still working on an item keeps its lease.
+    Returns the new expiry, or None when the lease is gone (decided, released, reaped)."""
+    expires = lease_until()
+    held = Assignment.objects.filter(candidate_id=candidate_id, expert=user)
+    return expires if held.update(expires_at=expires) else None

@@ -93,6 +93,10 @@ def _verdict(
             raise InvalidInput("an edit cannot empty the prompt or the response")
     if decision == Decision.REJECT and not (reasons or note):
         raise InvalidInput("say why you reject it: give a reason code or a note")
+    if reasons and decision != Decision.REJECT:
+        raise InvalidInput(f"reasons are for rejections; a {decision} carries none (a note may)")
+    if decision != Decision.EDIT and (edited_response is not None or edited_prompt is not None):
+        raise InvalidInput(f"edited text needs the decision edit, not {decision}")
     vocabulary = stored_config(candidate.campaign.config).review.reasons
     unknown = [r for r in reasons if r not in vocabulary]
     if unknown:
@@ -129,7 +133,7 @@ def candidate_review(
         raise InvalidInput("seconds_spent must be between 0 and 86400")
     with transaction.atomic():
         candidate = candidate_locked(candidate_id)
-        require_member(user, candidate.campaign)
+        require_member(user, candidate.campaign, candidate_id)
         verdict = _verdict(candidate, decision, reasons, edited_response, edited_prompt, note)
         mine = list(candidate.reviews.filter(reviewer=user).order_by("-pk"))
         counted = next((r for r in mine if r.decision != Decision.SKIP), None)
@@ -217,7 +221,7 @@ def review_undo(*, user: User, candidate_id: int) -> Candidate:
     require_reviewer(user)
     with transaction.atomic():
         candidate = candidate_locked(candidate_id)
-        require_member(user, candidate.campaign)
+        require_member(user, candidate.campaign, candidate_id)
         review = candidate.reviews.filter(reviewer=user).order_by("-pk").first()
         if review is None:
             raise Conflict(f"you have no decision on candidate {candidate_id} to undo")
@@ -304,5 +308,5 @@ def candidate_get_for_reviewer(*, user: User, candidate_id: int) -> Candidate:
         candidate = Candidate.objects.select_related("campaign").get(pk=candidate_id)
     except Candidate.DoesNotExist:
         raise NotFound(f"no candidate {candidate_id}") from None
-    require_member(user, candidate.campaign)
+    require_member(user, candidate.campaign, candidate_id)
     return candidate

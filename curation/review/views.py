@@ -10,7 +10,7 @@ from contextlib import suppress
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -22,9 +22,11 @@ from curation.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from curation.generation.selectors import campaign_progress
 from curation.review.assignments import (
     assignment_held,
+    assignment_renew,
     candidate_lease_next,
     candidate_release,
     holders_count,
+    lease_seconds,
     queue,
 )
 from curation.review.forms import ReviewForm, seconds_spent
@@ -89,6 +91,8 @@ def _item(campaign: Campaign, candidate: Candidate, posted: dict | None) -> dict
         "edited_response": candidate.response if response is None else response,
         "edited_prompt": candidate.prompt if prompt is None else prompt,
         "spent": posted.get("spent", 0),
+        # Renew well before the lease runs out, but not more than once a minute.
+        "renew_every": max(5, min(60, lease_seconds() // 3)),
     }
 
 
@@ -180,7 +184,10 @@ def _conflict_text(request: HttpRequest, campaign: Campaign, candidate: Candidat
         held is None or held.candidate_id != candidate.pk
     )
     if lost:
-        taken = " and another expert took it" if candidate.holders else ""
+        full = candidate.holders >= candidate.needed - candidate.decisions
+        taken = (
+            " and another expert took it" if full and candidate.holders else " and it went back to the queue"
+        )
         return (
             f"Your lease on this item ran out{taken}; {kept} — copy it or undo. "
             "Nothing was recorded. Press Start reviewing to take the next item."
@@ -259,3 +266,18 @@ def review_release(request: HttpRequest, slug: str) -> HttpResponse:
     if candidate_release(user=request.user, candidate_id=candidate.pk):
         messages.success(request, f"Candidate {candidate.pk} released: it goes back to the queue.")
     return redirect("review_next", slug=campaign.slug)
+
+
+@login_required
+@require_POST
+def review_renew(request: HttpRequest, slug: str, candidate_id: int) -> JsonResponse:
+    """The page's heartbeat while the expert works on an item: the lease is extended, or
+    the page learns (409) that it is gone and says so before the expert submits."""
+    campaign = _campaign(request, slug)
+    _candidate_in(request, campaign, candidate_id)
+    expires = assignment_renew(user=request.user, candidate_id=candidate_id)
+    if expires is None:
+        return JsonResponse(
+            {"detail": "your lease on this item ran out; it went back to the queue"}, status=409
+        )
+    return JsonResponse({"expires": expires.isoformat(), "until": expires.strftime("%H:%M")})

@@ -303,5 +303,60 @@
     if (handled) ev.preventDefault();
   });
 
+  /* Time spent survives a reload: kept beside the draft, cleared with it. */
+  var TIME = "assay:review-time:" + user + ":";
+  if (ls) {
+    if (root.dataset.decided) ls.removeItem(TIME + root.dataset.decided);
+    if (candidate) {
+      var before = parseFloat(ls.getItem(TIME + candidate) || "0") || 0;
+      if (before > spent) spent = before;
+      var keepTime = function () {
+        try {
+          ls.setItem(TIME + candidate, seconds().toFixed(1));
+        } catch (e) {
+          /* storage full */
+        }
+      };
+      setInterval(keepTime, 5000);
+      window.addEventListener("pagehide", keepTime);
+    }
+  }
+
+  /* The lease lives while the expert works: a heartbeat renews it while the page is
+     visible, and says at once when it is gone (the typed text stays in the form). */
+  var renewUrl = root.dataset.renew;
+  var every = (parseFloat(root.dataset.renewEvery || "60") || 60) * 1000;
+  var csrf = document.querySelector("input[name=csrfmiddlewaretoken]");
+  if (renewUrl && csrf) {
+    var renew = function () {
+      if (document.hidden || busy) return;
+      fetch(renewUrl, { method: "POST", headers: { "X-CSRFToken": csrf.value }, credentials: "same-origin" })
+        .then(function (r) {
+          return r.json().then(function (body) { return { ok: r.ok, status: r.status, body: body }; });
+        })
+        .then(function (res) {
+          var until = document.querySelector("#lease time");
+          if (res.ok && until) {
+            until.textContent = res.body.until + " UTC";
+            until.setAttribute("datetime", res.body.expires);
+          } else if (res.status === 409) {
+            var alert = document.getElementById("lease-lost");
+            if (alert) {
+              alert.textContent = "Your lease on this item ran out and it went back to the queue. " +
+                "Your text is kept here and in this browser; copy it, or press Start reviewing.";
+              alert.hidden = false;
+            }
+          }
+        })
+        .catch(function () {
+          /* offline for a moment: the next beat tries again */
+        });
+    };
+    setInterval(renew, every);
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden) renew();
+    });
+  }
+
   root.dataset.ready = "1"; // the shortcuts listen from here on (tests wait for it)
 })();

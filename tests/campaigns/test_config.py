@@ -33,7 +33,7 @@ def test_everything_but_slug_source_and_count_has_the_contract_default():
     assert config.review.model_dump() == {
         "per_item": 1,
         "overlap": 0.0,
-        "reasons": DEFAULT_REASONS,
+        "reasons": [list(pair) for pair in DEFAULT_REASONS.items()],
         "guidelines": "",
     }
     assert config.mixture.model_dump() == {"max_synthetic": 0.3, "balance_by": None, "max_depth": 1}
@@ -104,7 +104,7 @@ mixture: {max_synthetic: 0.2, balance_by: topic, max_depth: 2}
     assert config.review.model_dump() == {
         "per_item": 1,
         "overlap": 0.0,
-        "reasons": DEFAULT_REASONS,
+        "reasons": [list(pair) for pair in DEFAULT_REASONS.items()],
         "guidelines": "",
     }
     assert config.mixture.model_dump() == {"max_synthetic": 0.2, "balance_by": "topic", "max_depth": 2}
@@ -324,7 +324,7 @@ def test_create_campaign_creates_then_updates_by_slug(tea_sources, tmp_path):
     assert campaign.config["review"] == {
         "per_item": 1,
         "overlap": 0.0,
-        "reasons": DEFAULT_REASONS,
+        "reasons": [list(pair) for pair in DEFAULT_REASONS.items()],
         "guidelines": "",
     }
 

@@ -377,3 +377,59 @@ def test_an_edit_records_its_word_edit_distance(api, tea_in_review, bob, token):
     _, body = api.get("/api/v1/campaigns/tea/candidates?status=approved", token(bob))
     [item] = body["items"]
     assert item["reviews"][0]["edit_distance"] == 3 and item["edited_prompt"].endswith(" please")
+
+
+def test_reasons_and_edited_text_only_go_with_their_decision(api, tea_in_review, bob, token):
+    c = candidate_lease_next(user=bob, campaign=tea_in_review)
+    status, body = api.post(
+        f"/api/v1/candidates/{c.pk}/review", token(bob), {"decision": "accept", "reasons": ["wrong"]}
+    )
+    assert status == 400 and "reasons are for rejections" in body["detail"]
+    status, body = api.post(
+        f"/api/v1/candidates/{c.pk}/review", token(bob), {"decision": "accept", "edited_response": "Other."}
+    )
+    assert status == 400 and "needs the decision edit" in body["detail"]
+    status, body = api.post(
+        f"/api/v1/candidates/{c.pk}/review", token(bob), {"decision": "accept", "note": "fine as it is"}
+    )
+    assert status == 200
+    assert not Review.objects.filter(candidate=c).exclude(reasons=[]).exists()
+
+
+def test_release_says_whether_anything_was_released(api, tea_in_review, bob, token):
+    c = candidate_lease_next(user=bob, campaign=tea_in_review)
+    status, body = api.post(f"/api/v1/candidates/{c.pk}/release", token(bob))
+    assert (status, body["released"], body["holders"]) == (200, True, 0)
+    status, body = api.post(f"/api/v1/candidates/{c.pk}/release", token(bob))
+    assert (status, body["released"]) == (200, False)
+
+
+def test_a_members_only_campaign_is_invisible_to_other_experts_even_by_candidate_id(
+    api, tea_in_review, bob, erin, alice, token
+):
+    from curation.campaigns.membership import campaign_members_set
+    from curation.core.errors import InvalidInput
+
+    campaign_members_set(campaign=tea_in_review, add=["bob"], members_only=True)
+    c = candidate_lease_next(user=bob, campaign=tea_in_review)
+    for path, body in [
+        (f"/api/v1/candidates/{c.pk}/review", {"decision": "accept"}),
+        (f"/api/v1/candidates/{c.pk}/undo", {}),
+        (f"/api/v1/candidates/{c.pk}/release", {}),
+    ]:
+        status, answer = api.post(path, token(erin), body)
+        assert (status, answer["detail"]) == (404, f"no candidate {c.pk}"), path  # as for an unknown id
+    assert api.post("/api/v1/candidates/999999/undo", token(erin))[1]["detail"] == "no candidate 999999"
+    assert api.post("/api/v1/campaigns/tea/next", token(erin))[0] == 404
+    with pytest.raises(InvalidInput, match="not an expert"):
+        campaign_members_set(campaign=tea_in_review, add=["alice"])
+
+
+def test_expert_decisions_are_read_only_in_the_django_admin(client, tea_in_review, bob, alice):
+    c = decide(bob, tea_in_review, "accept")
+    review = Review.objects.get(candidate=c)
+    client.force_login(alice)
+    assert client.get("/admin/review/review/").status_code == 200
+    assert client.post(f"/admin/review/review/{review.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert client.get("/admin/review/review/add/").status_code == 403
+    assert Review.objects.filter(pk=review.pk).exists()

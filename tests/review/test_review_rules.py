@@ -67,3 +67,15 @@ def test_edits_and_notes_from_a_browser_are_stored_with_plain_newlines(api, tea_
     # The browser resends the same text with its CRLF: the same decision, a replay.
     status, body = decide(api, raw, cid, "edit", edited_response="line one\r\nline two\rthree", note="a\r\nb")
     assert status == 200 and body["replayed"] is True
+
+
+def test_the_reasons_keep_the_order_the_admin_wrote(tea_in_review):
+    """PostgreSQL's jsonb reorders an object's keys; the page numbers reasons 1-9 in order."""
+    from curation.campaigns.config import stored_config
+    from curation.campaigns.models import Campaign
+
+    reasons = {"zeta": "last letter", "alpha": "first letter", "mid": "in between"}
+    config = parse_config({**tea_in_review.config, "review": {"reasons": reasons}})
+    campaign_create_or_update(config=config)
+    stored = Campaign.objects.get(pk=tea_in_review.pk).config
+    assert list(stored_config(stored).review.reasons) == ["zeta", "alpha", "mid"]

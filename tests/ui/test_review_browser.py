@@ -221,3 +221,36 @@ def test_the_model_text_is_shown_as_text_and_never_runs(page, live_server, bob, 
     expect(cell).to_have_text(HOSTILE)
     assert page.locator("table.candidates script, table.candidates img").count() == 0
     assert page.evaluate("window.__pwned") is None
+
+
+def test_the_page_keeps_its_lease_alive_and_says_when_it_is_gone(
+    page,  # noqa: F811
+    live_server,
+    bob,
+    tea_in_review,
+    settings,
+):
+    settings.ASSAY = {**settings.ASSAY, "LEASE_SECONDS": 15}  # the page renews every 5 s
+    open_review(page, live_server)
+    item = start_with_keyboard(page)
+    for _ in range(4):  # 20 s of work: past the first lease, the sweeper's reaper running
+        page.wait_for_timeout(5000)
+        assert assignments_reap() == 0
+    assert Assignment.objects.get(expert=bob).expires_at > timezone.now()
+
+    Assignment.objects.filter(expert=bob).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert assignments_reap() == 1
+    expect(page.locator("#lease-lost")).to_contain_text("ran out", timeout=8000)  # before any submit
+    assert Candidate.objects.get(pk=item.pk).holders == 0
+
+
+def test_time_spent_survives_a_reload(page, live_server, bob, tea_in_review):  # noqa: F811
+    open_review(page, live_server)
+    item = start_with_keyboard(page)
+    page.wait_for_timeout(6000)  # the page keeps the clock every 5 s
+    page.reload()
+    ready(page)
+    page.wait_for_timeout(1000)
+    page.keyboard.press("a")
+    recorded(page, item, "accept")
+    assert Review.objects.get(candidate=item).seconds_spent >= 6.5

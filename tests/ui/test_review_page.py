@@ -205,7 +205,7 @@ def test_the_guidelines_are_markdown_and_their_html_stays_text(client, bob, tea_
         assert 'href="javascript' not in page and "<script>alert" not in page
         assert "&lt;script&gt;alert" in page
         start(client)
-    assert '<details class="guidelines" id="guidelines">' in page
+    assert '<details class="guidelines" id="guidelines" open>' in page
 
 
 def test_a_viewer_cannot_start_reviewing(client, charlie, tea_in_review):
