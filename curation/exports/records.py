@@ -7,7 +7,7 @@ from typing import Any
 
 from curation.campaigns.models import Candidate, Origin
 from curation.sources.models import Example
-from workers.critics.text import content_sha256, word_edit_distance
+from workers.critics.text import content_sha256, edit_distance
 
 
 def _sample(prompt: str, response: str, messages: list | None) -> dict[str, Any]:
@@ -95,9 +95,6 @@ def synthetic_record(
 
 def _edit_distance(candidate: Candidate) -> int:
     """Words changed by the expert's edits, prompt and response together."""
-    n = 0
-    if candidate.edited_response is not None:
-        n += word_edit_distance(candidate.response, candidate.edited_response)
-    if candidate.edited_prompt is not None:
-        n += word_edit_distance(candidate.prompt, candidate.edited_prompt)
-    return n
+    return edit_distance(
+        (candidate.prompt, candidate.response), (candidate.edited_prompt, candidate.edited_response)
+    )

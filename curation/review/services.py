@@ -26,7 +26,7 @@ from curation.review.assignments import (
 )
 from curation.review.models import Adjudication, Assignment, Decision, Review
 from curation.scoring.learning import learned_maybe_queue
-from workers.critics.text import word_edit_distance
+from workers.critics.text import edit_distance
 
 OUTCOME = {
     Decision.ACCEPT: CandidateStatus.APPROVED,
@@ -163,7 +163,9 @@ def candidate_review(
             reasons=verdict.reasons,
             note=verdict.note,
             seconds_spent=seconds_spent,
-            edit_distance=_edit_distance(candidate, verdict),
+            edit_distance=edit_distance(
+                (candidate.prompt, candidate.response), (verdict.edited_prompt, verdict.edited_response)
+            ),
         )
         fields = {"holders": candidate.holders - 1}
         if verdict.decision != Decision.SKIP:
@@ -180,15 +182,6 @@ def candidate_review(
                 campaign_id=candidate.campaign_id, config=stored_config(candidate.campaign.config)
             )
     return ReviewResult(candidate, review, replayed=False)
-
-
-def _edit_distance(candidate: Candidate, verdict: Verdict) -> int:
-    n = 0
-    if verdict.edited_response is not None:
-        n += word_edit_distance(candidate.response, verdict.edited_response)
-    if verdict.edited_prompt is not None:
-        n += word_edit_distance(candidate.prompt, verdict.edited_prompt)
-    return n
 
 
 def _outcome(candidate: Candidate, review: Review) -> dict:

@@ -37,3 +37,8 @@ def word_edit_distance(a: str, b: str) -> int:
     """Levenshtein distance in words (inserted, deleted or replaced): how much an expert
     changed a text. rapidfuzz's C++ code: a pure-Python table is O(n x m) per edit."""
     return Levenshtein.distance(a.split(), b.split())
+
+
+def edit_distance(original: tuple[str, str], edited: tuple[str | None, str | None]) -> int:
+    """Words an expert changed in a (prompt, response) pair; None: that part not edited."""
+    return sum(word_edit_distance(o, e) for o, e in zip(original, edited, strict=True) if e is not None)
