@@ -23,6 +23,7 @@ from curation.campaigns.models import Campaign, Candidate, CandidateStatus
 from curation.core.errors import InvalidInput, NotFound
 from curation.exports import mixture
 from curation.exports.models import Export
+from curation.exports.policy import Policy, policy_resolve
 from curation.exports.records import human_record, synthetic_record
 from curation.generation.models import GenerationBatch
 from curation.metrics.reports import ExportTally
@@ -36,24 +37,6 @@ WHY = (
     "generation loses diversity: the synthetic share is capped, overall and per stratum, and held-out "
     "real data is never exported."
 )
-
-
-@dataclass(frozen=True)
-class Policy:
-    max_synthetic: float
-    balance_by: str | None
-    max_depth: int
-    seed: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "max_synthetic": self.max_synthetic,
-            "balance_by": self.balance_by,
-            "max_depth": self.max_depth,
-            "seed": self.seed,
-            "selection": "all human train rows; synthetic ranked by approvals, then mean critic score, "
-            "then a seeded hash",
-        }
 
 
 @functools.cache  # one git call per process, not one per ladder step
@@ -109,28 +92,41 @@ def export_create(
     *,
     campaign_slugs: list[str],
     source_names: list[str],
-    max_synthetic: float,
     fmt: str,
     out: str | Path,
+    max_synthetic: float | None = None,
     balance_by: str | None = None,
-    max_depth: int = 1,
+    max_depth: int | None = None,
     ladder: list[float] | None = None,
     seed: int = 0,
     user: User | None = None,
 ) -> Export:
+    """Write an export. A policy value not given (None) comes from the campaigns' own
+    `mixture` (the strictest of several), else the contract's default; `balance_by=""`
+    asks for no strata whatever the campaigns say."""
     if fmt not in FORMATS:
         raise InvalidInput(f"--format {fmt}: this version writes {', '.join(FORMATS)}")
-    if not 0 <= max_synthetic < 1:
+    if max_synthetic is not None and not 0 <= max_synthetic < 1:
         raise InvalidInput("--max-synthetic must be at least 0 and below 1")
-    steps = sorted(set(ladder or []))
-    if any(not 0 <= f <= max_synthetic for f in steps):
-        raise InvalidInput(f"--ladder steps must lie between 0 and --max-synthetic {max_synthetic}")
-    if max_depth < 1:
+    if max_depth is not None and max_depth < 1:
         raise InvalidInput("--max-depth must be at least 1")
     out = Path(out).resolve()
     _check_out(out)
     campaigns, sources = _inputs(campaign_slugs, source_names)
-    policy = Policy(max_synthetic, balance_by, max_depth, seed)
+    policy = policy_resolve(
+        campaigns=campaigns,
+        max_synthetic=max_synthetic,
+        balance_by=balance_by,
+        max_depth=max_depth,
+        seed=seed,
+    )
+    max_synthetic = policy.max_synthetic
+    steps = sorted(set(ladder or []))
+    if any(not 0 <= f <= max_synthetic for f in steps):
+        raise InvalidInput(
+            f"--ladder steps must lie between 0 and the cap {max_synthetic} "
+            f"({policy.origin['max_synthetic']})"
+        )
     plan = _plan(campaigns, sources, policy)
     files: list[dict[str, Any]] = []
     if steps:

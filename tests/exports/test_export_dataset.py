@@ -195,6 +195,11 @@ def test_the_manifest_describes_the_files_on_disk(approved, tmp_path):
         "max_depth": 1,
         "seed": 7,
         "selection": None,
+        "from": {
+            "max_synthetic": "--max-synthetic",
+            "balance_by": "--balance-by",
+            "max_depth": "the mixture of tea",
+        },
     }
     data = (tmp_path / "out" / "data.jsonl").read_bytes()
     assert m["files"] == [
@@ -373,3 +378,16 @@ def test_the_api_serves_a_ladder_step_file(client, approved, tmp_path, charlie, 
     )
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == (tmp_path / "out/synthetic-0.10/data.jsonl").read_bytes()
+
+
+def test_the_campaigns_own_cap_applies_without_flags(approved, tmp_path):
+    from curation.campaigns.config import parse_config
+    from curation.campaigns.services import campaign_create_or_update
+
+    config = parse_config({**approved.config, "mixture": {"max_synthetic": 0.1, "max_depth": 1}})
+    campaign_create_or_update(config=config)
+    export(tmp_path / "out")
+    m = manifest(tmp_path / "out")
+    assert m["policy"]["max_synthetic"] == 0.1
+    assert m["policy"]["from"]["max_synthetic"] == "the mixture of tea"
+    assert m["synthetic_fraction"]["overall"] <= 0.1

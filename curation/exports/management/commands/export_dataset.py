@@ -25,15 +25,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--max-synthetic",
             type=float,
-            default=0.3,
-            help="cap on synthetic / (synthetic + human), overall and per stratum (default 0.3)",
+            help="cap on synthetic / (synthetic + human), overall and per stratum (default: the campaigns' "
+            "mixture.max_synthetic, the lowest of several; 0.3 without a campaign)",
         )
-        parser.add_argument("--balance-by", help="metadata field whose values are strata, e.g. topic")
+        parser.add_argument(
+            "--balance-by",
+            help="metadata field whose values are strata, e.g. topic (default: the campaigns' "
+            "mixture.balance_by; '' for none)",
+        )
         parser.add_argument(
             "--max-depth",
             type=int,
-            default=1,
-            help="highest generation_depth kept (default 1: no synthetic-of-synthetic)",
+            help="highest generation_depth kept (default: the campaigns' mixture.max_depth, the lowest of "
+            "several; 1 without a campaign: no synthetic-of-synthetic)",
         )
         parser.add_argument("--ladder", type=_ladder, help="caps for an ablation series, e.g. 0,0.1,0.2,0.3")
         parser.add_argument("--seed", type=int, default=0)
