@@ -4,7 +4,6 @@ an immutable Export record. Runs in a command or a worker, never in a request.""
 from __future__ import annotations
 
 import functools
-import hashlib
 import heapq
 import json
 import subprocess
@@ -25,12 +24,13 @@ from curation.exports import mixture
 from curation.exports.models import Export
 from curation.exports.policy import Policy, policy_resolve
 from curation.exports.records import human_record, synthetic_record
+from curation.exports.writers import WRITERS
 from curation.generation.models import GenerationBatch
 from curation.metrics.reports import ExportTally
 from curation.review.models import Adjudication, Decision, Review
 from curation.sources.models import Example, Source, Split
 
-FORMATS = ("jsonl",)
+FORMATS = tuple(WRITERS)
 CHUNK = 1000
 WHY = (
     "Synthetic data helps up to a point and hurts past about half of a mixture, and each synthetic "
@@ -257,17 +257,12 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str) -> dict[str, Any]:
     counts: Counter = Counter()
     by_stratum: dict[str, Counter] = defaultdict(Counter)
     tally = ExportTally()
-    path = folder / "data.jsonl"
-    digest = hashlib.sha256()
+    writer = WRITERS[fmt](folder)
     rows = 0
-    with path.open("w", encoding="utf-8", newline="\n") as fh:
+    try:
         merged = heapq.merge(_humans(plan.humans), _synthetic(synthetic_order), key=lambda x: x[0])
         for _, record, pk, edited in merged:
-            # sort_keys: JSON fields come back from PostgreSQL (jsonb) and SQLite in different
-            # orders; sorted keys keep reruns byte-identical on every database.
-            line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
-            fh.write(line)
-            digest.update(line.encode("utf-8"))
+            writer.write(record)
             rows += 1
             origin = record["provenance"]["origin"]
             counts[origin] += 1
@@ -277,6 +272,8 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str) -> dict[str, Any]:
                 m["content"] for m in record.get("messages") or [] if m["role"] == "assistant"
             )
             tally.add(side, pk, text, edited)
+    finally:
+        written = writer.close()
     synthetic = rows - counts["human"]
     manifest = {
         "format": fmt,
@@ -305,7 +302,7 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str) -> dict[str, Any]:
             "approved_synthetic_over_depth": plan.excluded_depth,
         },
         "reviewed": {"synthetic_records_seen_by_an_expert": synthetic},
-        "files": [{"name": path.name, "rows": rows, "sha256": digest.hexdigest()}],
+        "files": [written],
         "diversity": tally.result(),
         "code_version": code_version(),
         "why": WHY,

@@ -391,3 +391,35 @@ def test_the_campaigns_own_cap_applies_without_flags(approved, tmp_path):
     assert m["policy"]["max_synthetic"] == 0.1
     assert m["policy"]["from"]["max_synthetic"] == "the mixture of tea"
     assert m["synthetic_fraction"]["overall"] <= 0.1
+
+
+def test_a_parquet_export_loads_in_datasets_and_reruns_byte_identical(approved, tmp_path):
+    import datasets
+    import pyarrow.parquet as pq
+
+    export(tmp_path / "a", "--format", "parquet", "--seed", "3")
+    export(tmp_path / "b", "--format", "parquet", "--seed", "3")
+    a, b = tmp_path / "a" / "data.parquet", tmp_path / "b" / "data.parquet"
+    assert a.read_bytes() == b.read_bytes()
+    assert manifest(tmp_path / "a") == manifest(tmp_path / "b")
+    m = manifest(tmp_path / "a")
+    [entry] = m["files"]
+    assert entry["name"] == "data.parquet" and entry["sha256"] == hashlib.sha256(a.read_bytes()).hexdigest()
+    assert entry["rows"] == pq.ParquetFile(a).metadata.num_rows == m["counts"]["total"]
+
+    # The JSONL export of the same inputs holds the same records.
+    export(tmp_path / "j", "--seed", "3")
+    lines = [json.loads(x) for x in (tmp_path / "j" / "data.jsonl").read_text(encoding="utf-8").splitlines()]
+    ds = datasets.load_dataset("parquet", data_files=str(a), split="train", cache_dir=str(tmp_path / "cache"))
+    assert len(ds) == len(lines)
+    for row, line in zip(ds, lines, strict=True):
+        assert (row["id"], row["prompt"], row["response"]) == (line["id"], line["prompt"], line["response"])
+        assert json.loads(row["provenance"]) == line["provenance"]
+        assert json.loads(row["metadata"]) == line["metadata"]
+    assert {json.loads(r)["origin"] for r in ds["provenance"]} >= {"human", "synthetic_edited"}
+
+
+def test_the_hf_format_is_refused_until_it_is_written(approved, tmp_path):
+    with pytest.raises(CommandError, match="--format hf: this version writes jsonl, parquet"):
+        export(tmp_path / "out", "--format", "hf")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
