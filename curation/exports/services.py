@@ -302,7 +302,7 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str) -> dict[str, Any]:
             "approved_synthetic_over_depth": plan.excluded_depth,
         },
         "reviewed": {"synthetic_records_seen_by_an_expert": synthetic},
-        "files": [written],
+        "files": written,
         "diversity": tally.result(),
         "code_version": code_version(),
         "why": WHY,

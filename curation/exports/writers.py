@@ -42,8 +42,8 @@ class Writer(Protocol):
 
     def write(self, record: dict[str, Any]) -> None: ...
 
-    def close(self) -> dict[str, Any]:
-        """{name, rows, sha256} of the file written."""
+    def close(self) -> list[dict[str, Any]]:
+        """{name, rows, sha256} of each file written."""
         ...
 
 
@@ -61,19 +61,20 @@ class JsonlWriter:
         self._digest.update(line.encode("utf-8"))
         self._rows += 1
 
-    def close(self) -> dict[str, Any]:
+    def close(self) -> list[dict[str, Any]]:
         self._fh.close()
-        return {"name": self.name, "rows": self._rows, "sha256": self._digest.hexdigest()}
+        return [{"name": self.name, "rows": self._rows, "sha256": self._digest.hexdigest()}]
 
 
-class ParquetWriter:
-    name = "data.parquet"
+class _Columnar:
+    """Rows gathered a chunk at a time into Arrow batches of SCHEMA."""
 
-    def __init__(self, folder: Path) -> None:
-        self._path = folder / self.name
-        self._writer = pq.ParquetWriter(self._path, SCHEMA, compression="zstd")
+    def __init__(self) -> None:
         self._chunk: list[dict[str, Any]] = []
         self._rows = 0
+
+    def _write_table(self, table: pa.Table) -> None:
+        raise NotImplementedError
 
     def write(self, record: dict[str, Any]) -> None:
         self._chunk.append(
@@ -94,17 +95,81 @@ class ParquetWriter:
 
     def _flush(self) -> None:
         if self._chunk:
-            self._writer.write_table(pa.Table.from_pylist(self._chunk, schema=SCHEMA))
+            self._write_table(pa.Table.from_pylist(self._chunk, schema=self._schema))
             self._chunk = []
 
-    def close(self) -> dict[str, Any]:
+    _schema = SCHEMA
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:  # once, when written: downloads use the stored hash
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ParquetWriter(_Columnar):
+    name = "data.parquet"
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self._path = folder / self.name
+        self._writer = pq.ParquetWriter(self._path, SCHEMA, compression="zstd")
+
+    def _write_table(self, table: pa.Table) -> None:
+        self._writer.write_table(table)
+
+    def close(self) -> list[dict[str, Any]]:
         self._flush()
         self._writer.close()
-        digest = hashlib.sha256()
-        with self._path.open("rb") as fh:  # once, when written: downloads use the stored hash
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-        return {"name": self.name, "rows": self._rows, "sha256": digest.hexdigest()}
+        return [{"name": self.name, "rows": self._rows, "sha256": _sha256(self._path)}]
 
 
-WRITERS: dict[str, type[JsonlWriter] | type[ParquetWriter]] = {"jsonl": JsonlWriter, "parquet": ParquetWriter}
+class HfWriter(_Columnar):
+    """A Hugging Face `save_to_disk` folder, written the way `datasets` writes one (an Arrow
+    stream shard, dataset_info.json, state.json) but streamed and byte-identical: the
+    fingerprint is the shard's hash, not a random one. `datasets.load_from_disk(folder)`."""
+
+    name = "data-00000-of-00001.arrow"
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self._folder = folder
+        self._path = folder / self.name
+        self._schema = SCHEMA.with_metadata({"huggingface": json.dumps({"info": {"features": _features()}})})
+        self._writer = pa.ipc.new_stream(str(self._path), self._schema)
+
+    def _write_table(self, table: pa.Table) -> None:
+        self._writer.write_table(table)
+
+    def close(self) -> list[dict[str, Any]]:
+        self._flush()
+        self._writer.close()
+        shard = _sha256(self._path)
+        state = {
+            "_data_files": [{"filename": self.name}],
+            "_fingerprint": shard[:16],
+            "_format_columns": None,
+            "_format_kwargs": {},
+            "_format_type": None,
+            "_output_all_columns": False,
+            "_split": None,
+        }
+        info = {"citation": "", "description": "", "features": _features(), "homepage": "", "license": ""}
+        files = [{"name": self.name, "rows": self._rows, "sha256": shard}]
+        for name, body in (("dataset_info.json", info), ("state.json", state)):
+            path = self._folder / name
+            path.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            files.append({"name": name, "rows": 0, "sha256": _sha256(path)})
+        return files
+
+
+def _features() -> dict[str, Any]:
+    """SCHEMA in `datasets`' own words (what its dataset_info.json and Arrow metadata hold)."""
+    from datasets import Features  # imported here: a second or two, paid by hf exports only
+
+    return Features.from_arrow_schema(SCHEMA).to_dict()
+
+
+WRITERS: dict[str, type[Writer]] = {"jsonl": JsonlWriter, "parquet": ParquetWriter, "hf": HfWriter}

@@ -419,7 +419,22 @@ def test_a_parquet_export_loads_in_datasets_and_reruns_byte_identical(approved, 
     assert {json.loads(r)["origin"] for r in ds["provenance"]} >= {"human", "synthetic_edited"}
 
 
-def test_the_hf_format_is_refused_until_it_is_written(approved, tmp_path):
-    with pytest.raises(CommandError, match="--format hf: this version writes jsonl, parquet"):
-        export(tmp_path / "out", "--format", "hf")
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+def test_an_hf_export_loads_from_disk_and_reruns_byte_identical(approved, tmp_path):
+    import datasets
+
+    export(tmp_path / "a", "--format", "hf", "--seed", "3")
+    export(tmp_path / "b", "--format", "hf", "--seed", "3")
+    m = manifest(tmp_path / "a")
+    assert m == manifest(tmp_path / "b")
+    names = [f["name"] for f in m["files"]]
+    assert names == ["data-00000-of-00001.arrow", "dataset_info.json", "state.json"]
+    for name in names:
+        data = (tmp_path / "a" / name).read_bytes()
+        assert data == (tmp_path / "b" / name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == next(f["sha256"] for f in m["files"] if f["name"] == name)
+    ds = datasets.load_from_disk(str(tmp_path / "a"))
+    export(tmp_path / "j", "--seed", "3")
+    lines = [json.loads(x) for x in (tmp_path / "j" / "data.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(ds) == len(lines) == m["counts"]["total"]
+    assert [(r["id"], r["response"]) for r in ds] == [(x["id"], x["response"]) for x in lines]
+    assert json.loads(ds[0]["provenance"]) == lines[0]["provenance"]
