@@ -6,7 +6,9 @@ from __future__ import annotations
 import functools
 import heapq
 import json
+import shutil
 import subprocess
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -128,41 +130,77 @@ def export_create(
             f"({policy.origin['max_synthetic']})"
         )
     plan = _plan(campaigns, sources, policy)
+    _check_plan(plan)
+    # Written beside --out and moved into place whole: a failed export leaves nothing.
+    work = out.parent / f".{out.name}.writing-{uuid.uuid4().hex[:8]}"
+    try:
+        manifest, files = _write_all(work, plan, steps, fmt)
+        if out.exists():
+            out.rmdir()  # empty (checked above)
+        work.rename(out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    try:
+        return Export.objects.create(
+            out_dir=str(out),
+            format=fmt,
+            manifest=manifest,
+            files=files,
+            created_by=user,
+            params={
+                "campaigns": campaign_slugs,
+                "sources": source_names,
+                "ladder": steps,
+                **policy.as_dict(),
+            },
+        )
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)  # no record, no files
+        raise
+
+
+def _check_plan(plan: Plan) -> None:
+    if not plan.humans and not plan.ranked:
+        raise InvalidInput(
+            "nothing to export: the sources hold no rows and no campaign has approved candidates"
+        )
+    field = plan.policy.balance_by
+    strata = set(plan.humans_by_stratum) | {r.stratum for r in plan.ranked}
+    if field and strata == {"(none)"}:
+        raise InvalidInput(f"--balance-by {field}: no exported row has a metadata field {field!r}")
+
+
+def _write_all(
+    out: Path, plan: Plan, steps: list[float], fmt: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One export, or one folder per ladder step under an index manifest."""
+    if not steps:
+        manifest = _write(out, plan, plan.policy.max_synthetic, fmt)
+        return manifest, manifest["files"]
     files: list[dict[str, Any]] = []
-    if steps:
-        index = {
-            "inputs": plan.inputs,
-            "policy": policy.as_dict(),
-            "ladder": [],
-            "code_version": code_version(),
-            "why": WHY,
-        }
-        for f in steps:
-            folder = f"synthetic-{f:.2f}"
-            manifest = _write(out / folder, plan, f, fmt)
-            files += [{**x, "name": f"{folder}/{x['name']}"} for x in manifest["files"]]
-            index["ladder"].append(
-                {
-                    "folder": folder,
-                    "max_synthetic": f,
-                    "counts": manifest["counts"],
-                    "synthetic_fraction": manifest["synthetic_fraction"],
-                    "diversity": manifest["diversity"],
-                }
-            )
-        manifest = index
-        _dump(out / "manifest.json", manifest)
-    else:
-        manifest = _write(out, plan, max_synthetic, fmt)
-        files = manifest["files"]
-    return Export.objects.create(
-        out_dir=str(out),
-        format=fmt,
-        manifest=manifest,
-        files=files,
-        created_by=user,
-        params={"campaigns": campaign_slugs, "sources": source_names, "ladder": steps, **policy.as_dict()},
-    )
+    index = {
+        "inputs": plan.inputs,
+        "policy": plan.policy.as_dict(),
+        "ladder": [],
+        "code_version": code_version(),
+        "why": WHY,
+    }
+    for f in steps:
+        folder = f"synthetic-{f:.2f}"
+        manifest = _write(out / folder, plan, f, fmt)
+        files += [{**x, "name": f"{folder}/{x['name']}"} for x in manifest["files"]]
+        index["ladder"].append(
+            {
+                "folder": folder,
+                "max_synthetic": f,
+                "counts": manifest["counts"],
+                "synthetic_fraction": manifest["synthetic_fraction"],
+                "diversity": manifest["diversity"],
+            }
+        )
+    _dump(out / "manifest.json", index)
+    return index, files
 
 
 @dataclass

@@ -438,3 +438,34 @@ def test_an_hf_export_loads_from_disk_and_reruns_byte_identical(approved, tmp_pa
     assert len(ds) == len(lines) == m["counts"]["total"]
     assert [(r["id"], r["response"]) for r in ds] == [(x["id"], x["response"]) for x in lines]
     assert json.loads(ds[0]["provenance"]) == lines[0]["provenance"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--balance-by", "colour"), "no exported row has a metadata field 'colour'"),
+        (("--max-synthetic", "1.5"), "--max-synthetic must be at least 0 and below 1"),
+        (
+            ("--ladder", "0,0.5", "--max-synthetic", "0.3"),
+            "--ladder steps must lie between 0 and the cap 0.3",
+        ),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_leaves_no_files(approved, tmp_path, args, message):
+    with pytest.raises(CommandError, match=message):
+        export(tmp_path / "out", *args)
+    assert not (tmp_path / "out").exists()
+    assert list(tmp_path.iterdir()) == []  # nothing half-written beside it either
+    assert not Export.objects.exists()
+
+
+def test_a_failed_write_leaves_nothing_half_written(approved, tmp_path, monkeypatch):
+    from curation.exports import writers
+
+    def broken(self, record):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(writers.JsonlWriter, "write", broken)
+    with pytest.raises(OSError, match="disk full"):
+        export(tmp_path / "out")
+    assert list(tmp_path.iterdir()) == [] and not Export.objects.exists()
