@@ -68,7 +68,9 @@ def _stratum(metadata: dict, field: str | None) -> str:
     return "(none)" if value is None else str(value)
 
 
-def _inputs(campaign_slugs: list[str], source_names: list[str]) -> tuple[list[Campaign], list[Source]]:
+def _inputs(
+    campaign_slugs: list[str], source_names: list[str], split: str = Split.TRAIN
+) -> tuple[list[Campaign], list[Source]]:
     campaigns = list(Campaign.objects.select_related("source").filter(slug__in=campaign_slugs))
     missing = sorted(set(campaign_slugs) - {c.slug for c in campaigns})
     if missing:
@@ -77,9 +79,19 @@ def _inputs(campaign_slugs: list[str], source_names: list[str]) -> tuple[list[Ca
     missing = sorted(set(source_names) - {s.name for s in sources})
     if missing:
         raise NotFound(f"no source {missing[0]!r}")
+    if split == Split.HELDOUT:
+        train = [s.name for s in sources if s.split != Split.HELDOUT]
+        if train:
+            raise InvalidInput(
+                f"source {train[0]!r} is not held-out: an evaluation set holds held-out data only"
+            )
+        return campaigns, sources
     held = [s.name for s in sources if s.split == Split.HELDOUT]
     if held:
-        raise InvalidInput(f"source {held[0]!r} is held-out: it is never exported for training")
+        raise InvalidInput(
+            f"source {held[0]!r} is held-out: it is never exported for training (--split heldout exports it "
+            "alone, as an evaluation set)"
+        )
     return campaigns, sources
 
 
@@ -101,11 +113,17 @@ def export_create(
     max_depth: int | None = None,
     ladder: list[float] | None = None,
     seed: int = 0,
+    split: str = Split.TRAIN,
     user: User | None = None,
 ) -> Export:
     """Write an export. A policy value not given (None) comes from the campaigns' own
     `mixture` (the strictest of several), else the contract's default; `balance_by=""`
-    asks for no strata whatever the campaigns say."""
+    asks for no strata whatever the campaigns say. `split="heldout"` writes an evaluation
+    set: held-out sources alone, no synthetic data, never mixed into training."""
+    if split not in (Split.TRAIN, Split.HELDOUT):
+        raise InvalidInput(f"--split must be train or heldout, not {split!r}")
+    if split == Split.HELDOUT and (campaign_slugs or ladder):
+        raise InvalidInput("--split heldout exports held-out sources alone: no --campaign, no --ladder")
     if fmt not in FORMATS:
         raise InvalidInput(f"--format {fmt}: this version writes {', '.join(FORMATS)}")
     if max_synthetic is not None and not 0 <= max_synthetic < 1:
@@ -114,14 +132,19 @@ def export_create(
         raise InvalidInput("--max-depth must be at least 1")
     out = Path(out).resolve()
     _check_out(out)
-    campaigns, sources = _inputs(campaign_slugs, source_names)
-    policy = policy_resolve(
-        campaigns=campaigns,
-        max_synthetic=max_synthetic,
-        balance_by=balance_by,
-        max_depth=max_depth,
-        seed=seed,
-    )
+    campaigns, sources = _inputs(campaign_slugs, source_names, split)
+    if split == Split.HELDOUT:
+        policy = Policy(
+            0.0, balance_by or None, 1, seed, {"split": "heldout: an evaluation set, human data only"}
+        )
+    else:
+        policy = policy_resolve(
+            campaigns=campaigns,
+            max_synthetic=max_synthetic,
+            balance_by=balance_by,
+            max_depth=max_depth,
+            seed=seed,
+        )
     max_synthetic = policy.max_synthetic
     steps = sorted(set(ladder or []))
     if any(not 0 <= f <= max_synthetic for f in steps):
@@ -315,6 +338,7 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str) -> dict[str, Any]:
     synthetic = rows - counts["human"]
     manifest = {
         "format": fmt,
+        "split": "heldout" if policy.origin.get("split") else "train",
         "inputs": plan.inputs,
         "policy": {**policy.as_dict(), "max_synthetic": f},
         "counts": {

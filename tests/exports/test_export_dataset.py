@@ -469,3 +469,21 @@ def test_a_failed_write_leaves_nothing_half_written(approved, tmp_path, monkeypa
     with pytest.raises(OSError, match="disk full"):
         export(tmp_path / "out")
     assert list(tmp_path.iterdir()) == [] and not Export.objects.exists()
+
+
+def test_split_heldout_exports_the_evaluation_set_alone(approved, tmp_path):
+    out = tmp_path / "eval"
+    call_command("export_dataset", "--source", "tea-heldout", "--split", "heldout", "--out", str(out))
+    records = [json.loads(x) for x in (out / "data.jsonl").read_text(encoding="utf-8").splitlines()]
+    heldout = [json.loads(line) for line in (DATA / "tea_heldout.jsonl").read_text().splitlines()]
+    assert sorted(r["response"] for r in records) == sorted(h["response"] for h in heldout)
+    assert {r["provenance"]["origin"] for r in records} == {"human"}
+    m = manifest(out)
+    assert (m["split"], m["counts"]["synthetic"], m["policy"]["max_synthetic"]) == ("heldout", 0, 0.0)
+    for bad, message in [
+        (("--source", "tea", "--split", "heldout"), "source 'tea' is not held-out"),
+        (("--source", "tea-heldout", "--campaign", "tea", "--split", "heldout"), "no --campaign"),
+    ]:
+        with pytest.raises(CommandError, match=message):
+            call_command("export_dataset", *bad, "--out", str(tmp_path / "bad"))
+    assert manifest(tmp_path / "eval") == m and not (tmp_path / "bad").exists()

@@ -41,6 +41,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--ladder", type=_ladder, help="caps for an ablation series, e.g. 0,0.1,0.2,0.3")
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--split",
+            default="train",
+            choices=["train", "heldout"],
+            help="train (default): a training mixture; heldout: held-out sources alone, an evaluation set",
+        )
         parser.add_argument("--format", default="jsonl", choices=["jsonl", "parquet", "hf"])
         parser.add_argument("--out", required=True, help="a new (or empty) folder")
 
@@ -58,6 +64,7 @@ class Command(BaseCommand):
                 max_depth=opts["max_depth"],
                 ladder=opts["ladder"],
                 seed=opts["seed"],
+                split=opts["split"],
             )
         except AssayError as e:
             raise CommandError(str(e)) from None
