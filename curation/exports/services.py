@@ -23,13 +23,15 @@ from curation.accounts.models import User
 from curation.campaigns.models import Campaign, Candidate, CandidateStatus
 from curation.core.errors import InvalidInput, NotFound
 from curation.exports import mixture
+from curation.exports.datasheet import datasheet
 from curation.exports.models import Export
 from curation.exports.policy import Policy, policy_resolve
 from curation.exports.records import human_record, synthetic_record
-from curation.exports.writers import WRITERS
+from curation.exports.writers import WRITERS, sha256_of
 from curation.generation.models import GenerationBatch
 from curation.metrics.reports import ExportTally
 from curation.review.models import Adjudication, Decision, Review
+from curation.review.selectors import campaign_agreement
 from curation.sources.models import Example, Source, Split
 
 FORMATS = tuple(WRITERS)
@@ -234,6 +236,7 @@ class Plan:
     humans_by_stratum: Counter
     ranked: list[mixture.Ranked]  # approved synthetic within the depth limit
     excluded_depth: int
+    agreement: dict[str, Any]  # campaign -> its experts' agreement (items two or more decided)
 
 
 def _plan(campaigns: list[Campaign], sources: list[Source], policy: Policy) -> Plan:
@@ -265,7 +268,11 @@ def _plan(campaigns: list[Campaign], sources: list[Source], policy: Policy) -> P
         "campaigns": sorted(c.slug for c in campaigns),
         "sources": [{"name": s.name, "license": s.license} for s in sorted(sources, key=lambda s: s.name)],
     }
-    return Plan(policy, inputs, sorted(keyed), humans_by_stratum, ranked, excluded_depth)
+    agreement = {}
+    for c in sorted(campaigns, key=lambda c: c.slug):
+        figures = campaign_agreement(campaign=c)
+        agreement[c.slug] = {k: figures[k] for k in ("items", "percent", "kappa", "alpha")}
+    return Plan(policy, inputs, sorted(keyed), humans_by_stratum, ranked, excluded_depth, agreement)
 
 
 def _humans(order: list[tuple[str, int]]) -> Iterator[tuple[str, dict[str, Any], int, bool]]:
@@ -318,6 +325,9 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str) -> dict[str, Any]:
     counts: Counter = Counter()
     by_stratum: dict[str, Counter] = defaultdict(Counter)
     tally = ExportTally()
+    by_generator: Counter = Counter()
+    by_depth: Counter = Counter()
+    seen = overlapped = 0
     writer = WRITERS[fmt](folder)
     rows = 0
     try:
@@ -329,6 +339,13 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str) -> dict[str, Any]:
             counts[origin] += 1
             side = "human" if origin == "human" else "synthetic"
             by_stratum[_stratum(record["metadata"], policy.balance_by)][side] += 1
+            prov = record["provenance"]
+            by_depth[str(prov["generation_depth"])] += 1
+            if side == "synthetic":
+                by_generator[(prov.get("generator") or {}).get("model") or "unknown"] += 1
+                reviewers = len((prov.get("review") or {}).get("reviewers") or [])
+                seen += reviewers > 0
+                overlapped += reviewers > 1
             text = record.get("response") or " ".join(
                 m["content"] for m in record.get("messages") or [] if m["role"] == "assistant"
             )
@@ -363,12 +380,21 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str) -> dict[str, Any]:
             "approved_synthetic_over_cap": len(plan.ranked) - len(kept),
             "approved_synthetic_over_depth": plan.excluded_depth,
         },
-        "reviewed": {"synthetic_records_seen_by_an_expert": synthetic},
+        "counts_by_generator": dict(sorted(by_generator.items())),
+        "counts_by_depth": dict(sorted(by_depth.items(), key=lambda kv: int(kv[0]))),
+        "reviewed": {
+            "synthetic_records_seen_by_an_expert": seen,
+            "synthetic_records_seen_by_two_or_more": overlapped,
+            "agreement": plan.agreement,
+        },
         "files": written,
         "diversity": tally.result(),
         "code_version": code_version(),
         "why": WHY,
     }
+    sheet = folder / "DATASHEET.md"
+    sheet.write_text(datasheet(manifest), encoding="utf-8", newline="\n")
+    manifest["files"] = [*written, {"name": sheet.name, "rows": 0, "sha256": sha256_of(sheet)}]
     _dump(folder / "manifest.json", manifest)
     return manifest
 

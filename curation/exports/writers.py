@@ -101,7 +101,7 @@ class _Columnar:
     _schema = SCHEMA
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:  # once, when written: downloads use the stored hash
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -123,7 +123,7 @@ class ParquetWriter(_Columnar):
     def close(self) -> list[dict[str, Any]]:
         self._flush()
         self._writer.close()
-        return [{"name": self.name, "rows": self._rows, "sha256": _sha256(self._path)}]
+        return [{"name": self.name, "rows": self._rows, "sha256": sha256_of(self._path)}]
 
 
 class HfWriter(_Columnar):
@@ -146,7 +146,7 @@ class HfWriter(_Columnar):
     def close(self) -> list[dict[str, Any]]:
         self._flush()
         self._writer.close()
-        shard = _sha256(self._path)
+        shard = sha256_of(self._path)
         state = {
             "_data_files": [{"filename": self.name}],
             "_fingerprint": shard[:16],
@@ -161,7 +161,7 @@ class HfWriter(_Columnar):
         for name, body in (("dataset_info.json", info), ("state.json", state)):
             path = self._folder / name
             path.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-            files.append({"name": name, "rows": 0, "sha256": _sha256(path)})
+            files.append({"name": name, "rows": 0, "sha256": sha256_of(path)})
         return files
 
 

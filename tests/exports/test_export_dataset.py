@@ -202,8 +202,10 @@ def test_the_manifest_describes_the_files_on_disk(approved, tmp_path):
         },
     }
     data = (tmp_path / "out" / "data.jsonl").read_bytes()
+    sheet = (tmp_path / "out" / "DATASHEET.md").read_bytes()
     assert m["files"] == [
-        {"name": "data.jsonl", "rows": data.count(b"\n"), "sha256": hashlib.sha256(data).hexdigest()}
+        {"name": "data.jsonl", "rows": data.count(b"\n"), "sha256": hashlib.sha256(data).hexdigest()},
+        {"name": "DATASHEET.md", "rows": 0, "sha256": hashlib.sha256(sheet).hexdigest()},
     ]
     assert set(m["synthetic_fraction"]) == {"overall", "by_stratum"}
     assert m["diversity"]["human"]["n"] == 10 and m["diversity"]["synthetic"]["n"] == 2
@@ -371,7 +373,12 @@ def test_the_api_serves_a_ladder_step_file(client, approved, tmp_path, charlie, 
         out=tmp_path / "out",
         ladder=[0.0, 0.1],
     )
-    assert [f["name"] for f in e.files] == ["synthetic-0.00/data.jsonl", "synthetic-0.10/data.jsonl"]
+    assert [f["name"] for f in e.files] == [
+        "synthetic-0.00/data.jsonl",
+        "synthetic-0.00/DATASHEET.md",
+        "synthetic-0.10/data.jsonl",
+        "synthetic-0.10/DATASHEET.md",
+    ]
     response = client.get(
         f"/api/v1/exports/{e.pk}/files/synthetic-0.10/data.jsonl",
         headers={"Authorization": f"Bearer {token(charlie)}"},
@@ -403,7 +410,8 @@ def test_a_parquet_export_loads_in_datasets_and_reruns_byte_identical(approved, 
     assert a.read_bytes() == b.read_bytes()
     assert manifest(tmp_path / "a") == manifest(tmp_path / "b")
     m = manifest(tmp_path / "a")
-    [entry] = m["files"]
+    entry, sheet = m["files"]
+    assert sheet["name"] == "DATASHEET.md"
     assert entry["name"] == "data.parquet" and entry["sha256"] == hashlib.sha256(a.read_bytes()).hexdigest()
     assert entry["rows"] == pq.ParquetFile(a).metadata.num_rows == m["counts"]["total"]
 
@@ -427,7 +435,7 @@ def test_an_hf_export_loads_from_disk_and_reruns_byte_identical(approved, tmp_pa
     m = manifest(tmp_path / "a")
     assert m == manifest(tmp_path / "b")
     names = [f["name"] for f in m["files"]]
-    assert names == ["data-00000-of-00001.arrow", "dataset_info.json", "state.json"]
+    assert names == ["data-00000-of-00001.arrow", "dataset_info.json", "state.json", "DATASHEET.md"]
     for name in names:
         data = (tmp_path / "a" / name).read_bytes()
         assert data == (tmp_path / "b" / name).read_bytes()
@@ -487,3 +495,22 @@ def test_split_heldout_exports_the_evaluation_set_alone(approved, tmp_path):
         with pytest.raises(CommandError, match=message):
             call_command("export_dataset", *bad, "--out", str(tmp_path / "bad"))
     assert manifest(tmp_path / "eval") == m and not (tmp_path / "bad").exists()
+
+
+def test_the_datasheet_tells_a_reader_what_the_manifest_says(approved, tmp_path):
+    export(tmp_path / "a", "--max-synthetic", "0.3", "--balance-by", "topic", "--seed", "3")
+    export(tmp_path / "b", "--max-synthetic", "0.3", "--balance-by", "topic", "--seed", "3")
+    sheet = (tmp_path / "a" / "DATASHEET.md").read_text(encoding="utf-8")
+    assert sheet == (tmp_path / "b" / "DATASHEET.md").read_text(encoding="utf-8")
+    m = manifest(tmp_path / "a")
+    for heading in ("## Sources", "## Policy", "## Counts", "## Review", "## Diversity", "## Files"):
+        assert heading in sheet
+    assert "capped at 30.0% overall and per topic" in sheet and "Why the cap:" in sheet
+    assert f"| data.jsonl | {m['counts']['total']} | {m['files'][0]['sha256']} |" in sheet
+    assert f"| total | {m['counts']['total']} |" in sheet
+    assert m["counts_by_depth"]["0"] == m["counts"]["human"]
+    synthetic = m["counts"]["synthetic"] + m["counts"]["synthetic_edited"]
+    assert sum(m["counts_by_generator"].values()) == synthetic
+    assert m["reviewed"]["synthetic_records_seen_by_an_expert"] == synthetic
+    assert f"{synthetic} of {synthetic} synthetic records were seen by an expert" in sheet
+    assert m["reviewed"]["agreement"]["tea"]["items"] == 0
