@@ -3,11 +3,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import FileResponse, HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 from ninja import Router, Schema
 
 from curation.core.auth import READ, require_role
-from curation.exports.selectors import export_file_path, export_get, export_list
+from curation.exports.selectors import export_file_open, export_get, export_list
 
 router = Router(tags=["exports"])
 
@@ -38,5 +39,8 @@ def export_manifest(request: HttpRequest, export_id: int):
 @router.get("/exports/{export_id}/files/{path:name}")
 def export_file(request: HttpRequest, export_id: int, name: str):
     require_role(request, READ)
-    path = export_file_path(export=export_get(export_id=export_id), name=name)
-    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
+    f = export_file_open(export=export_get(export_id=export_id), name=name)
+    response = StreamingHttpResponse(f.chunks, content_type="application/octet-stream")
+    response["Content-Length"] = str(f.size)
+    response["Content-Disposition"] = content_disposition_header(True, f.path.name)
+    return response

@@ -163,6 +163,9 @@ def export_create(
         if out.exists():
             out.rmdir()  # empty (checked above)
         work.rename(out)
+        # Sizes on the record only (the manifest on disk is final): a download refuses a
+        # file whose size changed before sending a byte.
+        files = [{**f, "size": (out / f["name"]).stat().st_size} for f in files]
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

@@ -309,7 +309,9 @@ def test_the_service_export_is_recorded_with_its_files_and_who_made_it(approved,
     )
     assert e.created_by == alice
     assert Path(e.out_dir) == (tmp_path / "out").resolve()
-    assert e.files == manifest(tmp_path / "out")["files"]
+    on_disk = manifest(tmp_path / "out")["files"]
+    # The record adds each file's size (checked before a download starts).
+    assert e.files == [{**f, "size": (tmp_path / "out" / f["name"]).stat().st_size} for f in on_disk]
     assert e.params["campaigns"] == ["tea"] and e.params["max_synthetic"] == 0.3
 
 
@@ -354,6 +356,27 @@ def test_the_api_refuses_a_file_changed_on_disk_after_export(api, served, charli
     status, body = api.get(f"/api/v1/exports/{e.pk}/files/data.jsonl", token(charlie))
     assert status == 404
     assert "changed on disk" in body["detail"]
+
+
+def test_a_file_changed_in_place_is_never_served_whole(client, served, charlie, token, monkeypatch):
+    """Same size, other bytes: found by hashing what is sent; the last block is held back,
+    so the client gets a body shorter than its Content-Length, never the changed file."""
+    from curation.exports import selectors
+
+    monkeypatch.setattr(selectors, "BLOCK", 64)  # several blocks for a small file
+    e, out = served
+    data = bytearray((out / "data.jsonl").read_bytes())
+    data[10] = ord("X") if data[10] != ord("X") else ord("Y")
+    (out / "data.jsonl").write_bytes(bytes(data))
+    response = client.get(
+        f"/api/v1/exports/{e.pk}/files/data.jsonl", headers={"Authorization": f"Bearer {token(charlie)}"}
+    )
+    assert response.status_code == 200 and int(response["Content-Length"]) == len(data)
+    sent = bytearray()
+    with pytest.raises(selectors.FileChanged):
+        for block in response.streaming_content:
+            sent += block
+    assert len(sent) < len(data)
 
 
 def test_the_api_serves_only_the_files_the_export_lists(api, served, charlie, token):
