@@ -30,7 +30,7 @@ from curation.generation.selectors import campaign_progress
 from curation.metrics.views import diversity_context
 from curation.review.assignments import holders_count
 from curation.review.models import Decision
-from curation.review.selectors import campaign_agreement, decisions_for, expert_throughput
+from curation.review.selectors import campaign_agreement_recent, decisions_for, expert_throughput
 from curation.review.services import candidate_adjudicate, candidate_get_for_reviewer
 from curation.scoring.selectors import CALIBRATION_MIN, campaign_calibration, learned_status
 from workers.critics import CRITICS, SPECIAL
@@ -139,7 +139,7 @@ def _dashboard(campaign: Campaign, user, counts: dict | None = None, progress: d
         "funnel": funnel,
         "total": total,
         "leases": leases,
-        "agreement": campaign_agreement(campaign=campaign),
+        "agreement": campaign_agreement_recent(campaign=campaign),
         "throughput": expert_throughput(campaign=campaign) if per_expert else None,
         "per_expert": per_expert,
         "calibration": campaign_calibration(campaign=campaign),

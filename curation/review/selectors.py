@@ -7,6 +7,7 @@ import hashlib
 from collections import defaultdict
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.db.models import Avg, Count, Max, Q
 from django.utils import timezone
 
@@ -53,6 +54,17 @@ def campaign_agreement(*, campaign: Campaign) -> dict:
         for p in pairs(items.values(), min_items=PAIR_MIN_ITEMS)
     ]
     return overall
+
+
+AGREEMENT_FRESH_S = 30  # the dashboard polls every 5 s; agreement reads every review
+
+
+def campaign_agreement_recent(*, campaign: Campaign) -> dict:
+    """campaign_agreement at most AGREEMENT_FRESH_S old: a dashboard open in several
+    browsers does not re-read every overlapping review on each poll."""
+    return cache.get_or_set(
+        f"assay:agreement:{campaign.pk}", lambda: campaign_agreement(campaign=campaign), AGREEMENT_FRESH_S
+    )
 
 
 def expert_throughput(*, campaign: Campaign, hours: int = 1) -> list[dict]:

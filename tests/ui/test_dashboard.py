@@ -311,3 +311,24 @@ def test_adjudications_and_leases_are_shown_read_only_in_the_admin(client, alice
     assert "settled" in client.get("/admin/review/adjudication/").content.decode()
     assert client.get("/admin/review/adjudication/add/").status_code == 403
     assert client.get("/admin/review/assignment/add/").status_code == 403
+
+
+def test_the_polled_dashboard_reads_agreement_at_most_every_30_seconds(
+    client, charlie, tea_in_review, bob, erin
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    disagree_on(tea_in_review, bob, erin)
+    client.force_login(charlie)
+    with CaptureQueriesContext(connection) as first:
+        client.get("/campaigns/tea/dashboard")
+    with CaptureQueriesContext(connection) as second:
+        html = client.get("/campaigns/tea/dashboard").content.decode()
+    reads = [
+        q["sql"]
+        for q in second.captured_queries
+        if 'FROM "review_review"' in q["sql"] and "decisions" in q["sql"]
+    ]
+    assert len(second.captured_queries) < len(first.captured_queries) and not reads
+    assert "data-kappa" in html  # the figures are still shown
