@@ -10,8 +10,8 @@ import shutil
 import subprocess
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -117,49 +117,33 @@ def export_create(
     seed: int = 0,
     split: str = Split.TRAIN,
     user: User | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Export:
     """Write an export. A policy value not given (None) comes from the campaigns' own
     `mixture` (the strictest of several), else the contract's default; `balance_by=""`
     asks for no strata whatever the campaigns say. `split="heldout"` writes an evaluation
-    set: held-out sources alone, no synthetic data, never mixed into training."""
-    if split not in (Split.TRAIN, Split.HELDOUT):
-        raise InvalidInput(f"--split must be train or heldout, not {split!r}")
-    if split == Split.HELDOUT and (campaign_slugs or ladder):
-        raise InvalidInput("--split heldout exports held-out sources alone: no --campaign, no --ladder")
+    set: held-out sources alone, no synthetic data, never mixed into training.
+    `progress(done, total)` hears of the rows written every CHUNK rows."""
+    out = Path(out).resolve()
     if fmt not in FORMATS:
         raise InvalidInput(f"--format {fmt}: this version writes {', '.join(FORMATS)}")
-    if max_synthetic is not None and not 0 <= max_synthetic < 1:
-        raise InvalidInput("--max-synthetic must be at least 0 and below 1")
-    if max_depth is not None and max_depth < 1:
-        raise InvalidInput("--max-depth must be at least 1")
-    out = Path(out).resolve()
     _check_out(out)
-    campaigns, sources = _inputs(campaign_slugs, source_names, split)
-    if split == Split.HELDOUT:
-        policy = Policy(
-            0.0, balance_by or None, 1, seed, {"split": "heldout: an evaluation set, human data only"}
-        )
-    else:
-        policy = policy_resolve(
-            campaigns=campaigns,
-            max_synthetic=max_synthetic,
-            balance_by=balance_by,
-            max_depth=max_depth,
-            seed=seed,
-        )
-    max_synthetic = policy.max_synthetic
-    steps = sorted(set(ladder or []))
-    if any(not 0 <= f <= max_synthetic for f in steps):
-        raise InvalidInput(
-            f"--ladder steps must lie between 0 and the cap {max_synthetic} "
-            f"({policy.origin['max_synthetic']})"
-        )
-    plan = _plan(campaigns, sources, policy)
-    _check_plan(plan)
+    plan = _prepare(
+        campaign_slugs=campaign_slugs,
+        source_names=source_names,
+        max_synthetic=max_synthetic,
+        balance_by=balance_by,
+        max_depth=max_depth,
+        seed=seed,
+        split=split,
+        ladder=ladder,
+    )
+    steps = plan.steps
+    policy = plan.policy
     # Written beside --out and moved into place whole: a failed export leaves nothing.
     work = out.parent / f".{out.name}.writing-{uuid.uuid4().hex[:8]}"
     try:
-        manifest, files = _write_all(work, plan, steps, fmt)
+        manifest, files = _write_all(work, plan, steps, fmt, progress)
         if out.exists():
             out.rmdir()  # empty (checked above)
         work.rename(out)
@@ -188,23 +172,127 @@ def export_create(
         raise
 
 
+def _prepare(
+    *,
+    campaign_slugs: list[str],
+    source_names: list[str],
+    max_synthetic: float | None,
+    balance_by: str | None,
+    max_depth: int | None,
+    seed: int,
+    split: str,
+    ladder: list[float] | None,
+) -> Plan:
+    """Inputs and policy checked, the policy resolved and the rows planned: everything
+    but the writing, shared by an export and its preview."""
+    if split not in (Split.TRAIN, Split.HELDOUT):
+        raise InvalidInput(f"--split must be train or heldout, not {split!r}")
+    if split == Split.HELDOUT and (campaign_slugs or ladder):
+        raise InvalidInput("--split heldout exports held-out sources alone: no --campaign, no --ladder")
+    if not campaign_slugs and not source_names:
+        raise InvalidInput("give at least one campaign or source")
+    if max_synthetic is not None and not 0 <= max_synthetic < 1:
+        raise InvalidInput("--max-synthetic must be at least 0 and below 1")
+    if max_depth is not None and max_depth < 1:
+        raise InvalidInput("--max-depth must be at least 1")
+    campaigns, sources = _inputs(campaign_slugs, source_names, split)
+    if split == Split.HELDOUT:
+        policy = Policy(
+            0.0, balance_by or None, 1, seed, {"split": "heldout: an evaluation set, human data only"}
+        )
+    else:
+        policy = policy_resolve(
+            campaigns=campaigns,
+            max_synthetic=max_synthetic,
+            balance_by=balance_by,
+            max_depth=max_depth,
+            seed=seed,
+        )
+    steps = sorted(set(ladder or []))
+    if any(not 0 <= f <= policy.max_synthetic for f in steps):
+        raise InvalidInput(
+            f"--ladder steps must lie between 0 and the cap {policy.max_synthetic} "
+            f"({policy.origin['max_synthetic']})"
+        )
+    plan = _plan(campaigns, sources, policy)
+    plan.steps = steps
+    _check_plan(plan)
+    return plan
+
+
+def export_preview(
+    *,
+    campaign_slugs: list[str],
+    source_names: list[str],
+    max_synthetic: float | None = None,
+    balance_by: str | None = None,
+    max_depth: int | None = None,
+    seed: int = 0,
+    split: str = Split.TRAIN,
+) -> dict[str, Any]:
+    """What an export with these inputs would hold, without writing it: the policy (and
+    where each value came from), the counts and the synthetic fraction per stratum. The
+    same checks as an export: a refused export is a refused preview, with the same error."""
+    plan = _prepare(
+        campaign_slugs=campaign_slugs,
+        source_names=source_names,
+        max_synthetic=max_synthetic,
+        balance_by=balance_by,
+        max_depth=max_depth,
+        seed=seed,
+        split=split,
+        ladder=None,
+    )
+    kept = set(mixture.select(plan.humans_by_stratum, plan.ranked, plan.policy.max_synthetic))
+    by_stratum: dict[str, Counter] = defaultdict(Counter)
+    for stratum, n in plan.humans_by_stratum.items():
+        by_stratum[stratum]["human"] += n
+    for r in plan.ranked:
+        if r.key in kept:
+            by_stratum[r.stratum]["synthetic"] += 1
+    human, synthetic = sum(plan.humans_by_stratum.values()), len(kept)
+    return {
+        "policy": plan.policy.as_dict(),
+        "counts": {"human": human, "synthetic": synthetic, "total": human + synthetic},
+        "counts_by_stratum": {
+            k: {"human": v["human"], "synthetic": v["synthetic"]} for k, v in sorted(by_stratum.items())
+        },
+        "synthetic_fraction": {
+            "overall": mixture.fraction(synthetic, human + synthetic),
+            "by_stratum": {
+                k: mixture.fraction(v["synthetic"], v["human"] + v["synthetic"])
+                for k, v in sorted(by_stratum.items())
+            }
+            if plan.policy.balance_by
+            else {},
+        },
+        "excluded": {
+            "approved_synthetic_over_cap": len(plan.ranked) - synthetic,
+            "approved_synthetic_over_depth": plan.excluded_depth,
+        },
+    }
+
+
 def _check_plan(plan: Plan) -> None:
     if not plan.humans and not plan.ranked:
         raise InvalidInput(
             "nothing to export: the sources hold no rows and no campaign has approved candidates"
         )
-    field = plan.policy.balance_by
+    name = plan.policy.balance_by
     strata = set(plan.humans_by_stratum) | {r.stratum for r in plan.ranked}
-    if field and strata == {"(none)"}:
-        raise InvalidInput(f"--balance-by {field}: no exported row has a metadata field {field!r}")
+    if name and strata == {"(none)"}:
+        raise InvalidInput(f"--balance-by {name}: no exported row has a metadata field {name!r}")
 
 
 def _write_all(
-    out: Path, plan: Plan, steps: list[float], fmt: str
+    out: Path, plan: Plan, steps: list[float], fmt: str, progress: Callable[[int, int], None] | None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One export, or one folder per ladder step under an index manifest."""
+    caps = steps or [plan.policy.max_synthetic]
+    total = sum(len(plan.humans) + len(mixture.select(plan.humans_by_stratum, plan.ranked, f)) for f in caps)
+    meter = _Meter(total, progress)
     if not steps:
-        manifest = _write(out, plan, plan.policy.max_synthetic, fmt)
+        manifest = _write(out, plan, plan.policy.max_synthetic, fmt, meter)
         return manifest, manifest["files"]
     files: list[dict[str, Any]] = []
     index = {
@@ -216,7 +304,7 @@ def _write_all(
     }
     for f in steps:
         folder = f"synthetic-{f:.2f}"
-        manifest = _write(out / folder, plan, f, fmt)
+        manifest = _write(out / folder, plan, f, fmt, meter)
         files += [{**x, "name": f"{folder}/{x['name']}"} for x in manifest["files"]]
         index["ladder"].append(
             {
@@ -231,6 +319,18 @@ def _write_all(
     return index, files
 
 
+class _Meter:
+    """Counts written rows and tells `progress` every CHUNK rows and at the end."""
+
+    def __init__(self, total: int, progress: Callable[[int, int], None] | None) -> None:
+        self.total, self.done, self._progress = total, 0, progress
+
+    def tick(self) -> None:
+        self.done += 1
+        if self._progress and (self.done % CHUNK == 0 or self.done == self.total):
+            self._progress(self.done, self.total)
+
+
 @dataclass
 class Plan:
     policy: Policy
@@ -240,6 +340,7 @@ class Plan:
     ranked: list[mixture.Ranked]  # approved synthetic within the depth limit
     excluded_depth: int
     agreement: dict[str, Any]  # campaign -> its experts' agreement (items two or more decided)
+    steps: list[float] = field(default_factory=list)  # the ladder's caps; none: the policy's cap
 
 
 def _plan(campaigns: list[Campaign], sources: list[Source], policy: Policy) -> Plan:
@@ -319,7 +420,7 @@ def _synthetic(order: list[tuple[str, int]]) -> Iterator[tuple[str, dict[str, An
             )
 
 
-def _write(folder: Path, plan: Plan, f: float, fmt: str) -> dict[str, Any]:
+def _write(folder: Path, plan: Plan, f: float, fmt: str, meter: _Meter) -> dict[str, Any]:
     policy = plan.policy
     kept = mixture.select(plan.humans_by_stratum, plan.ranked, f)
     # One seeded order for every record: humans and synthetic interleave, reproducibly.
@@ -338,6 +439,7 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str) -> dict[str, Any]:
         for _, record, pk, edited in merged:
             writer.write(record)
             rows += 1
+            meter.tick()
             origin = record["provenance"]["origin"]
             counts[origin] += 1
             side = "human" if origin == "human" else "synthetic"
