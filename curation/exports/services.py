@@ -149,6 +149,9 @@ def export_create(
         work.rename(out)
         # Sizes on the record only (the manifest on disk is final): a download refuses a
         # file whose size changed before sending a byte.
+        # The manifests are files like any other; each is hashed here, as it cannot hold its own hash.
+        manifests = sorted(str(m.relative_to(out)) for m in out.rglob("manifest.json"))
+        files = [*files, *({"name": m, "rows": 0, "sha256": sha256_of(out / m)} for m in manifests)]
         files = [{**f, "size": (out / f["name"]).stat().st_size} for f in files]
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

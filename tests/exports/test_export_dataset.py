@@ -309,9 +309,17 @@ def test_the_service_export_is_recorded_with_its_files_and_who_made_it(approved,
     )
     assert e.created_by == alice
     assert Path(e.out_dir) == (tmp_path / "out").resolve()
-    on_disk = manifest(tmp_path / "out")["files"]
-    # The record adds each file's size (checked before a download starts).
-    assert e.files == [{**f, "size": (tmp_path / "out" / f["name"]).stat().st_size} for f in on_disk]
+    out = tmp_path / "out"
+    on_disk = [
+        *manifest(out)["files"],
+        {
+            "name": "manifest.json",
+            "rows": 0,
+            "sha256": hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest(),
+        },
+    ]
+    # The record adds each file's size (checked before a download starts) and the manifest itself.
+    assert e.files == [{**f, "size": (out / f["name"]).stat().st_size} for f in on_disk]
     assert e.params["campaigns"] == ["tea"] and e.params["max_synthetic"] == 0.3
 
 
@@ -381,10 +389,21 @@ def test_a_file_changed_in_place_is_never_served_whole(client, served, charlie, 
 
 def test_the_api_serves_only_the_files_the_export_lists(api, served, charlie, token):
     e, _ = served
-    for name in ("manifest.json", "../out/data.jsonl"):
+    for name in ("../out/data.jsonl", "data.jsonl/../manifest.json", "nothing.txt"):
         status, body = api.get(f"/api/v1/exports/{e.pk}/files/{name}", token(charlie))
         assert status == 404
         assert "has no file" in body["detail"]
+
+
+def test_the_manifest_is_a_file_like_any_other(client, served, charlie, token):
+    e, out = served
+    response = client.get(
+        f"/api/v1/exports/{e.pk}/files/manifest.json", headers={"Authorization": f"Bearer {token(charlie)}"}
+    )
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content)
+    assert body == (out / "manifest.json").read_bytes()
+    assert json.loads(body) == e.manifest
 
 
 def test_the_api_serves_a_ladder_step_file(client, approved, tmp_path, charlie, token):
@@ -401,6 +420,9 @@ def test_the_api_serves_a_ladder_step_file(client, approved, tmp_path, charlie, 
         "synthetic-0.00/DATASHEET.md",
         "synthetic-0.10/data.jsonl",
         "synthetic-0.10/DATASHEET.md",
+        "manifest.json",
+        "synthetic-0.00/manifest.json",
+        "synthetic-0.10/manifest.json",
     ]
     response = client.get(
         f"/api/v1/exports/{e.pk}/files/synthetic-0.10/data.jsonl",
