@@ -193,6 +193,8 @@ class MixtureConfig(_Strict):
     max_synthetic: float = Field(0.3, ge=0, lt=1)
     balance_by: str | None = None
     max_depth: int = Field(1, ge=1, le=100)
+    # The largest share of an export's synthetic rows one generator model may supply.
+    max_per_generator: float | None = Field(None, gt=0, le=1)
 
 
 class AlarmConfig(_Strict):

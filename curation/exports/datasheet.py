@@ -48,12 +48,14 @@ def datasheet(manifest: dict[str, Any]) -> str:
             ("setting", "value", "from"),
             [
                 (k, policy[k], policy.get("from", {}).get(k, "-"))
-                for k in ("max_synthetic", "balance_by", "max_depth", "seed")
+                for k in ("max_synthetic", "balance_by", "max_depth", "max_per_generator", "seed")
+                if k in policy
             ],
         ),
         "",
         f"Selection: {policy['selection']}.",
         "",
+        *_chosen(manifest.get("selection")),
         "## Counts",
         "",
         *_table(
@@ -143,3 +145,23 @@ def datasheet(manifest: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _chosen(selection: dict | None) -> list[str]:
+    """What the selection kept against a random choice of as many rows."""
+    if not selection:
+        return []
+    lines = [f"{selection['kept']} of {selection['eligible']} approved synthetic rows eligible were kept."]
+    versus = selection.get("kept_vs_random")
+    if versus:
+        k, r = versus["kept"], versus["random"]
+        lines += [
+            "",
+            f"Diversity kept against a random choice of as many rows (a sample of {versus['sample']} each):",
+            "",
+            *_table(
+                ("rows", "Vendi score", "mean cosine distance"),
+                [("kept", k["vendi"], k["mean_distance"]), ("random", r["vendi"], r["mean_distance"])],
+            ),
+        ]
+    return [*lines, ""]

@@ -16,6 +16,12 @@ from curation.campaigns.models import Campaign
 from curation.core.errors import InvalidInput
 
 DEFAULT = MixtureConfig()  # CONTRACT: max_synthetic 0.3, max_depth 1, no strata
+SELECTION = (
+    "all human train rows; synthetic rows ranked by the human decision (edited, then the number of "
+    "experts who approved), then mean critic score in bands of 0.1; where a cap cuts through a band, "
+    "greedy farthest-point on the embeddings picks the rows farthest from those kept; then the "
+    "mean critic score and a seeded hash"
+)
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,7 @@ class Policy:
     balance_by: str | None
     max_depth: int
     seed: int
+    max_per_generator: float | None = None
     # field -> where its value came from ("--max-synthetic", "campaign faq's mixture", ...)
     origin: dict[str, str] = field(default_factory=dict)
 
@@ -33,8 +40,8 @@ class Policy:
             "balance_by": self.balance_by,
             "max_depth": self.max_depth,
             "seed": self.seed,
-            "selection": "all human train rows; synthetic ranked by approvals, then mean critic score, "
-            "then a seeded hash",
+            "max_per_generator": self.max_per_generator,
+            "selection": SELECTION,
             "from": dict(self.origin),
         }
 
@@ -50,6 +57,7 @@ def policy_resolve(
     balance_by: str | None,
     max_depth: int | None,
     seed: int,
+    max_per_generator: float | None = None,
 ) -> Policy:
     """The flags where given; else the campaigns' own mixture (the strictest of several);
     else the contract's defaults (an export of human sources only)."""
@@ -64,6 +72,9 @@ def policy_resolve(
             origin[name] = "default (no campaign exported)"
             return getattr(DEFAULT, name)
         value = strictest(getattr(m, name) for _, m in mixtures)
+        if value is None:
+            origin[name] = "none: no campaign's mixture sets it"
+            return None
         givers = [c for c, m in mixtures if getattr(m, name) == value]
         several = len({getattr(m, name) for _, m in mixtures}) > 1
         origin[name] = (
@@ -75,6 +86,7 @@ def policy_resolve(
 
     cap = pick("max_synthetic", max_synthetic, min)
     depth = pick("max_depth", max_depth, min)
+    per_generator = pick("max_per_generator", max_per_generator, _lowest_set)
     if balance_by is not None:
         strata, origin["balance_by"] = balance_by or None, "--balance-by"
     else:
@@ -87,4 +99,9 @@ def policy_resolve(
         strata = next(iter(named), None)
         givers = [c for c, m in mixtures if m.balance_by == strata and strata]
         origin["balance_by"] = f"the mixture of {_named(givers)}" if givers else "none: no campaign balances"
-    return Policy(cap, strata, depth, seed, origin)
+    return Policy(cap, strata, depth, seed, per_generator, origin)
+
+
+def _lowest_set(values) -> float | None:
+    """The strictest of optional caps: the lowest one set, None when none is."""
+    return min((v for v in values if v is not None), default=None)

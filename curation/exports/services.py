@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import heapq
 import json
+import math
 import shutil
 import subprocess
 import uuid
@@ -16,6 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.db.models import Avg, Count, Q
 
@@ -29,13 +31,18 @@ from curation.exports.policy import Policy, policy_resolve
 from curation.exports.records import human_record, synthetic_record
 from curation.exports.writers import WRITERS, sha256_of
 from curation.generation.models import GenerationBatch
+from curation.metrics.reference import candidate_vectors
 from curation.metrics.reports import ExportTally
 from curation.review.models import Adjudication, Decision, Review
 from curation.review.selectors import campaign_agreement
 from curation.sources.models import Example, Source, Split
+from workers.critics import embeddings
+from workers.metrics import sample, semantic
 
 FORMATS = tuple(WRITERS)
 CHUNK = 1000
+SAMPLE = 2000  # rows each side of the kept-versus-random diversity figures
+QUALITY_BAND = 0.1  # critic means this close are one tier: diversity decides between them
 WHY = (
     "Synthetic data helps up to a point and hurts past about half of a mixture, and each synthetic "
     "generation loses diversity: the synthetic share is capped, overall and per stratum, and held-out "
@@ -113,6 +120,7 @@ def export_create(
     max_synthetic: float | None = None,
     balance_by: str | None = None,
     max_depth: int | None = None,
+    max_per_generator: float | None = None,
     ladder: list[float] | None = None,
     seed: int = 0,
     split: str = Split.TRAIN,
@@ -134,6 +142,7 @@ def export_create(
         max_synthetic=max_synthetic,
         balance_by=balance_by,
         max_depth=max_depth,
+        max_per_generator=max_per_generator,
         seed=seed,
         split=split,
         ladder=ladder,
@@ -182,6 +191,7 @@ def _prepare(
     max_synthetic: float | None,
     balance_by: str | None,
     max_depth: int | None,
+    max_per_generator: float | None,
     seed: int,
     split: str,
     ladder: list[float] | None,
@@ -198,10 +208,12 @@ def _prepare(
         raise InvalidInput("--max-synthetic must be at least 0 and below 1")
     if max_depth is not None and max_depth < 1:
         raise InvalidInput("--max-depth must be at least 1")
+    if max_per_generator is not None and not 0 < max_per_generator <= 1:
+        raise InvalidInput("--max-per-generator must be above 0 and at most 1")
     campaigns, sources = _inputs(campaign_slugs, source_names, split)
     if split == Split.HELDOUT:
         policy = Policy(
-            0.0, balance_by or None, 1, seed, {"split": "heldout: an evaluation set, human data only"}
+            0.0, balance_by or None, 1, seed, origin={"split": "heldout: an evaluation set, human data only"}
         )
     else:
         policy = policy_resolve(
@@ -209,7 +221,13 @@ def _prepare(
             max_synthetic=max_synthetic,
             balance_by=balance_by,
             max_depth=max_depth,
+            max_per_generator=max_per_generator,
             seed=seed,
+        )
+    if policy.max_per_generator is not None and ladder:
+        raise InvalidInput(
+            f"max_per_generator {policy.max_per_generator} ({policy.origin['max_per_generator']}) with "
+            "--ladder is not supported yet: the steps would not nest; export each cap on its own"
         )
     steps = sorted(set(ladder or []))
     if any(not 0 <= f <= policy.max_synthetic for f in steps):
@@ -220,7 +238,29 @@ def _prepare(
     plan = _plan(campaigns, sources, policy)
     plan.steps = steps
     _check_plan(plan)
+    plan.selection = mixture.Selection(
+        plan.humans_by_stratum,
+        plan.ranked,
+        steps or [policy.max_synthetic],
+        vectors=_vectors,
+        max_per_generator=policy.max_per_generator,
+    )
     return plan
+
+
+def _vectors(keys: list[str]) -> np.ndarray:
+    """The candidates' stored embeddings, in the keys' order; one not stored (a scorer
+    without the embedding critic) is encoded here from its response, and not stored."""
+    ids = [int(k) for k in keys]
+    found: dict[int, np.ndarray] = {}
+    for i in range(0, len(ids), CHUNK):
+        found.update(candidate_vectors(ids[i : i + CHUNK]))
+    missing = [pk for pk in ids if pk not in found]
+    if missing:
+        texts = dict(Candidate.objects.filter(pk__in=missing).values_list("pk", "response"))
+        fresh = embeddings.get_encoder().encode([texts[pk] for pk in missing])
+        found.update(zip(missing, fresh, strict=True))
+    return np.stack([found[pk] for pk in ids]) if ids else np.zeros((0, embeddings.DIM), np.float32)
 
 
 def export_preview(
@@ -230,6 +270,7 @@ def export_preview(
     max_synthetic: float | None = None,
     balance_by: str | None = None,
     max_depth: int | None = None,
+    max_per_generator: float | None = None,
     seed: int = 0,
     split: str = Split.TRAIN,
 ) -> dict[str, Any]:
@@ -242,11 +283,12 @@ def export_preview(
         max_synthetic=max_synthetic,
         balance_by=balance_by,
         max_depth=max_depth,
+        max_per_generator=max_per_generator,
         seed=seed,
         split=split,
         ladder=None,
     )
-    kept = set(mixture.select(plan.humans_by_stratum, plan.ranked, plan.policy.max_synthetic))
+    kept = set(plan.selection.kept(plan.policy.max_synthetic))
     by_stratum: dict[str, Counter] = defaultdict(Counter)
     for stratum, n in plan.humans_by_stratum.items():
         by_stratum[stratum]["human"] += n
@@ -292,7 +334,7 @@ def _write_all(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One export, or one folder per ladder step under an index manifest."""
     caps = steps or [plan.policy.max_synthetic]
-    total = sum(len(plan.humans) + len(mixture.select(plan.humans_by_stratum, plan.ranked, f)) for f in caps)
+    total = sum(len(plan.humans) + len(plan.selection.kept(f)) for f in caps)
     meter = _Meter(total, progress)
     if not steps:
         manifest = _write(out, plan, plan.policy.max_synthetic, fmt, meter)
@@ -344,6 +386,11 @@ class Plan:
     excluded_depth: int
     agreement: dict[str, Any]  # campaign -> its experts' agreement (items two or more decided)
     steps: list[float] = field(default_factory=list)  # the ladder's caps; none: the policy's cap
+    selection: mixture.Selection | None = None
+
+    @functools.cached_property
+    def stratum_of(self) -> dict[str, Any]:
+        return {r.key: r.stratum for r in self.ranked}
 
 
 def _plan(campaigns: list[Campaign], sources: list[Source], policy: Policy) -> Plan:
@@ -364,13 +411,18 @@ def _plan(campaigns: list[Campaign], sources: list[Source], policy: Policy) -> P
                 "reviews", filter=Q(reviews__decision__in=[Decision.ACCEPT, Decision.EDIT]), distinct=True
             ),
             quality=Avg("scores__score"),
+            edited=Q(edited_response__isnull=False) | Q(edited_prompt__isnull=False),
         )
-        .values_list("pk", "external_id", "metadata", "accepts", "quality")
+        .values_list("pk", "external_id", "metadata", "accepts", "quality", "edited", "generator__model")
     )
-    for pk, ext, meta, accepts, quality in stats.iterator(chunk_size=5000):
+    for pk, ext, meta, accepts, quality, edited, model in stats.iterator(chunk_size=5000):
         key = ext or f"candidate-{pk}"
-        sort_key = (-accepts, -(quality or 0.0), mixture.seeded_rank(policy.seed, key), pk)
-        ranked.append(mixture.Ranked(str(pk), _stratum(meta, policy.balance_by), sort_key))
+        q = quality if quality is not None else -1.0
+        tier = (-int(edited), -accepts, -math.floor(round(q / QUALITY_BAND, 9)))
+        sort_key = (*tier, -q, mixture.seeded_rank(policy.seed, key), pk)
+        ranked.append(
+            mixture.Ranked(str(pk), _stratum(meta, policy.balance_by), sort_key, tier, model or "unknown")
+        )
     inputs = {
         "campaigns": sorted(c.slug for c in campaigns),
         "sources": [{"name": s.name, "license": s.license} for s in sorted(sources, key=lambda s: s.name)],
@@ -425,7 +477,7 @@ def _synthetic(order: list[tuple[str, int]]) -> Iterator[tuple[str, dict[str, An
 
 def _write(folder: Path, plan: Plan, f: float, fmt: str, meter: _Meter) -> dict[str, Any]:
     policy = plan.policy
-    kept = mixture.select(plan.humans_by_stratum, plan.ranked, f)
+    kept = plan.selection.kept(f)
     # One seeded order for every record: humans and synthetic interleave, reproducibly.
     synthetic_order = sorted((mixture.seeded_rank(policy.seed, k), int(k)) for k in kept)
     folder.mkdir(parents=True, exist_ok=True)
@@ -488,6 +540,7 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str, meter: _Meter) -> dict[
             "approved_synthetic_over_cap": len(plan.ranked) - len(kept),
             "approved_synthetic_over_depth": plan.excluded_depth,
         },
+        "selection": _selection_summary(plan, kept, f),
         "counts_by_generator": dict(sorted(by_generator.items())),
         "counts_by_depth": dict(sorted(by_depth.items(), key=lambda kv: int(kv[0]))),
         "reviewed": {
@@ -505,6 +558,34 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str, meter: _Meter) -> dict[
     manifest["files"] = [*written, {"name": sheet.name, "rows": 0, "sha256": sha256_of(sheet)}]
     _dump(folder / "manifest.json", manifest)
     return manifest
+
+
+def _selection_summary(plan: Plan, kept: list[str], f: float) -> dict[str, Any]:
+    """How the synthetic rows were chosen, and how much diversity that kept: the kept rows
+    against a seeded random choice of as many rows per stratum from the same eligible ones
+    (Vendi score and mean cosine distance, each on a uniform sample of up to SAMPLE rows)."""
+    summary: dict[str, Any] = {
+        "eligible": len(plan.ranked),
+        "kept": len(kept),
+        "farthest_point": plan.selection.diversity,
+    }
+    if len(kept) in (0, len(plan.ranked)):
+        summary["kept_vs_random"] = None  # nothing was chosen: all or none kept
+        return summary
+    room = Counter(plan.stratum_of[k] for k in kept)
+    by_stratum: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for r in plan.ranked:
+        by_stratum[r.stratum].append((mixture.seeded_rank(plan.policy.seed, f"random:{r.key}"), int(r.key)))
+    rand = [pk for s, rows in by_stratum.items() for _, pk in sorted(rows)[: room[s]]]
+    figures = {}
+    for name, ids in (("kept", [int(k) for k in kept]), ("random", rand)):
+        X = _vectors([str(pk) for pk in sample.bottom_k(ids, SAMPLE)])
+        figures[name] = {
+            "vendi": round(semantic.vendi(X), 4),
+            "mean_distance": round(semantic.mean_distance(X), 4),
+        }
+    summary["kept_vs_random"] = {"sample": min(len(kept), SAMPLE), **figures}
+    return summary
 
 
 def _dump(path: Path, manifest: dict[str, Any]) -> None:

@@ -100,6 +100,11 @@ def example_vectors(ids: list[int]) -> dict[int, np.ndarray]:
     return {pk: embeddings.from_bytes(bytes(v)) for pk, v in rows.values_list("example_id", "vector")}
 
 
+def candidate_vectors(ids: list[int]) -> dict[int, np.ndarray]:
+    rows = TextEmbedding.objects.filter(candidate_id__in=ids, version=embeddings.VERSION)
+    return {pk: embeddings.from_bytes(bytes(v)) for pk, v in rows.values_list("candidate_id", "vector")}
+
+
 def _label(prompt: str) -> str:
     prompt = " ".join(prompt.split())
     return prompt if len(prompt) <= LABEL else prompt[: LABEL - 1] + "…"

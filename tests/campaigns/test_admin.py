@@ -18,7 +18,12 @@ def test_an_admin_creates_a_campaign_from_yaml_in_the_admin(client, alice, tea_s
     campaign = Campaign.objects.get(slug="tea-admin")
     assert (campaign.count, campaign.source.name) == (3, "tea")
     assert campaign.config["diversity"] == {"topic": ["brewing", "kinds"]}
-    assert campaign.config["mixture"] == {"max_synthetic": 0.3, "balance_by": None, "max_depth": 1}
+    assert campaign.config["mixture"] == {
+        "max_synthetic": 0.3,
+        "balance_by": None,
+        "max_depth": 1,
+        "max_per_generator": None,
+    }
 
 
 def test_the_admin_form_shows_the_config_error_instead_of_saving(client, alice, tea_sources):

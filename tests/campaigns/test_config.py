@@ -36,7 +36,12 @@ def test_everything_but_slug_source_and_count_has_the_contract_default():
         "reasons": [list(pair) for pair in DEFAULT_REASONS.items()],
         "guidelines": "",
     }
-    assert config.mixture.model_dump() == {"max_synthetic": 0.3, "balance_by": None, "max_depth": 1}
+    assert config.mixture.model_dump() == {
+        "max_synthetic": 0.3,
+        "balance_by": None,
+        "max_depth": 1,
+        "max_per_generator": None,
+    }
     assert config.generator.backend == "transformers"
     assert config.generator.model == "smollm2-135m-instruct"
     assert config.prompt_template == DEFAULT_TEMPLATE
@@ -107,7 +112,12 @@ mixture: {max_synthetic: 0.2, balance_by: topic, max_depth: 2}
         "reasons": [list(pair) for pair in DEFAULT_REASONS.items()],
         "guidelines": "",
     }
-    assert config.mixture.model_dump() == {"max_synthetic": 0.2, "balance_by": "topic", "max_depth": 2}
+    assert config.mixture.model_dump() == {
+        "max_synthetic": 0.2,
+        "balance_by": "topic",
+        "max_depth": 2,
+        "max_per_generator": None,
+    }
 
 
 def test_a_stored_config_validates_again_unchanged():

@@ -194,10 +194,12 @@ def test_the_manifest_describes_the_files_on_disk(approved, tmp_path):
         "balance_by": "topic",
         "max_depth": 1,
         "seed": 7,
+        "max_per_generator": None,
         "selection": None,
         "from": {
             "max_synthetic": "--max-synthetic",
             "balance_by": "--balance-by",
+            "max_per_generator": "none: no campaign's mixture sets it",
             "max_depth": "the mixture of tea",
         },
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from curation.exports import mixture
@@ -119,3 +120,101 @@ def test_the_seeded_rank_is_stable_for_a_seed_and_changes_with_it():
 def test_the_fraction_is_rounded_and_zero_for_nothing():
     assert mixture.fraction(4, 14) == 0.285714
     assert mixture.fraction(0, 0) == 0.0
+
+
+# Diversity under the cap: where a cap cuts through equally good items, greedy farthest point.
+
+
+def _clustered(seed: int = 0):
+    """60 near copies of one text (a typical mass) and 12 rare ones, each its own direction."""
+    rng = np.random.default_rng(seed)
+    common = np.eye(16, dtype=np.float32)[0] + 0.01 * rng.standard_normal((60, 16)).astype(np.float32)
+    rare = np.eye(16, dtype=np.float32)[4:16] + 0.01 * rng.standard_normal((12, 16)).astype(np.float32)
+    keys = [f"common-{i}" for i in range(60)] + [f"rare-{i}" for i in range(12)]
+    vecs = dict(zip(keys, np.vstack([common, rare]), strict=True))
+    # One tier (same decision, same quality); the seeded order puts the rare ones last.
+    items = [Ranked(k, "all", (0, n), tier=(0,)) for n, k in enumerate(keys)]
+    return items, lambda ks: np.stack([vecs[k] for k in ks])
+
+
+def test_a_cap_that_cuts_a_tie_keeps_the_tails_not_the_most_typical():
+    items, vectors = _clustered()
+    humans = Counter({"all": 30})  # 0.3 of 30 humans allows 12
+    plain = mixture.select(humans, items, 0.3)
+    diverse = mixture.select(humans, items, 0.3, vectors=vectors)
+    assert len(plain) == len(diverse) == 12
+    assert sum(k.startswith("rare") for k in plain) == 0
+    # The first pick is the best-ranked; every other one is a rare direction.
+    assert diverse[0] == "common-0" and sum(k.startswith("rare") for k in diverse) == 11
+
+
+def test_quality_comes_before_diversity():
+    items, vectors = _clustered()
+    # The common items are a better tier: the cap takes them first, whatever their sameness.
+    items = [
+        Ranked(
+            i.key,
+            "all",
+            (0 if i.key.startswith("common") else 1, n),
+            tier=(0 if i.key.startswith("common") else 1,),
+        )
+        for n, i in enumerate(items)
+    ]
+    kept = mixture.select(Counter({"all": 30}), items, 0.3, vectors=vectors)
+    assert all(k.startswith("common") for k in kept)
+
+
+def test_the_picks_keep_away_from_the_rows_already_kept():
+    items, vectors = _clustered()
+    # rare-0..5 are a better tier, so kept whole; the cut tier's picks then avoid their directions.
+    better = {f"rare-{i}" for i in range(6)}
+    items = [
+        Ranked(i.key, "all", (0 if i.key in better else 1, n), tier=(0 if i.key in better else 1,))
+        for n, i in enumerate(items)
+    ]
+    kept = mixture.select(Counter({"all": 30}), items, 0.3, vectors=vectors)
+    assert set(kept[:6]) == better
+    # The six picks are six different directions, none already kept: never two copies of the common text.
+    rest = kept[6:]
+    assert len(rest) == 6 and sum(k.startswith("common") for k in rest) <= 1
+    assert not set(rest) & better
+
+
+def test_a_ladder_with_diversity_still_nests():
+    items, vectors = _clustered()
+    humans = Counter({"all": 40})
+    caps = [0.0, 0.05, 0.1, 0.2, 0.3]
+    selection = mixture.Selection(humans, items, caps, vectors=vectors)
+    previous: list[str] = []
+    for f in caps:
+        kept = selection.kept(f)
+        assert kept[: len(previous)] == previous
+        assert kept == mixture.select(humans, items, f, vectors=vectors) or f != caps[-1]
+        previous = kept
+    assert len(previous) == mixture.synthetic_allowed(0.3, 40)
+
+
+def test_a_tie_too_large_for_the_budget_is_picked_from_a_seeded_sample(monkeypatch):
+    items, vectors = _clustered()
+    monkeypatch.setattr(mixture, "BUDGET", 12 * 20)  # 72 tied x 12 picks is over: 20 are considered
+    selection = mixture.Selection(Counter({"all": 30}), items, [0.3], vectors=vectors)
+    assert selection.diversity == [{"stratum": "all", "tied": 72, "considered": 20, "picked": 12}]
+    assert len(selection.kept(0.3)) == 12
+
+
+def test_a_generator_over_its_share_gives_up_its_lowest_ranked_items():
+    items = [Ranked(f"big-{i}", "all", (i,), generator="big") for i in range(8)] + [
+        Ranked(f"small-{i}", "all", (10 + i,), generator="small") for i in range(2)
+    ]
+    kept = mixture.select(Counter({"all": 100}), items, 0.3, max_per_generator=0.6)
+    # 10 kept would be 80% big; dropping big's worst until it is within 60% of what is left: 3 big, 2 small.
+    assert kept == ["big-0", "big-1", "big-2", "small-0", "small-1"]
+    counts = Counter(k.split("-")[0] for k in kept)
+    assert Fraction(counts["big"], len(kept)) <= Fraction(3, 5)
+
+
+def test_a_generator_share_no_model_can_meet_keeps_nothing():
+    items = [Ranked(f"a-{i}", "all", (i,), generator="a") for i in range(3)] + [
+        Ranked(f"b-{i}", "all", (i,), generator="b") for i in range(3)
+    ]
+    assert mixture.select(Counter({"all": 100}), items, 0.3, max_per_generator=0.4) == []

@@ -26,6 +26,7 @@ def test_the_campaigns_mixture_is_the_default():
     assert p.origin == {
         "max_synthetic": "the mixture of faq",
         "max_depth": "the mixture of faq",
+        "max_per_generator": "none: no campaign's mixture sets it",
         "balance_by": "the mixture of faq",
     }
 
@@ -43,6 +44,7 @@ def test_flags_override_and_say_so():
     assert p.origin == {
         "max_synthetic": "--max-synthetic",
         "max_depth": "--max-depth",
+        "max_per_generator": "none: no campaign's mixture sets it",
         "balance_by": "--balance-by",
     }
 
@@ -58,3 +60,18 @@ def test_campaigns_balancing_by_different_fields_need_a_choice():
     with pytest.raises(InvalidInput, match="choose one with --balance-by"):
         resolve(pair)
     assert resolve(pair, balance_by="topic").balance_by == "topic"
+
+
+def test_the_generator_cap_is_the_lowest_set_and_a_flag_overrides_it():
+    p = resolve([campaign("a", max_per_generator=0.6), campaign("b", max_per_generator=0.4), campaign("c")])
+    assert p.max_per_generator == 0.4
+    assert p.origin["max_per_generator"] == "the strictest of the campaigns' mixtures (b)"
+    p = policy_resolve(
+        campaigns=[campaign("a", max_per_generator=0.6)],
+        max_synthetic=None,
+        balance_by=None,
+        max_depth=None,
+        max_per_generator=0.9,
+        seed=0,
+    )
+    assert (p.max_per_generator, p.origin["max_per_generator"]) == (0.9, "--max-per-generator")

@@ -39,6 +39,12 @@ class Command(BaseCommand):
             help="highest generation_depth kept (default: the campaigns' mixture.max_depth, the lowest of "
             "several; 1 without a campaign: no synthetic-of-synthetic)",
         )
+        parser.add_argument(
+            "--max-per-generator",
+            type=float,
+            help="the largest share of the synthetic rows one generator model may supply (default: the "
+            "campaigns' mixture.max_per_generator, the lowest of several; none without)",
+        )
         parser.add_argument("--ladder", type=_ladder, help="caps for an ablation series, e.g. 0,0.1,0.2,0.3")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
@@ -62,6 +68,7 @@ class Command(BaseCommand):
                 out=opts["out"],
                 balance_by=opts["balance_by"],
                 max_depth=opts["max_depth"],
+                max_per_generator=opts["max_per_generator"],
                 ladder=opts["ladder"],
                 seed=opts["seed"],
                 split=opts["split"],
