@@ -319,7 +319,7 @@ def export_preview(
 
 
 def _check_plan(plan: Plan) -> None:
-    if not plan.humans and not plan.ranked:
+    if not len(plan.humans) and not plan.ranked:
         raise InvalidInput(
             "nothing to export: the sources hold no rows and no campaign has approved candidates"
         )
@@ -380,7 +380,7 @@ class _Meter:
 class Plan:
     policy: Policy
     inputs: dict[str, Any]
-    humans: list[tuple[str, int]]  # (seeded rank, example pk), in output order
+    humans: mixture.RowOrder  # example pks in output order
     humans_by_stratum: Counter
     ranked: list[mixture.Ranked]  # approved synthetic within the depth limit
     excluded_depth: int
@@ -396,10 +396,10 @@ class Plan:
 def _plan(campaigns: list[Campaign], sources: list[Source], policy: Policy) -> Plan:
     humans_by_stratum: Counter = Counter()
     rows = Example.objects.filter(source__in=sources).values_list("pk", "external_id", "metadata")
-    keyed = []
+    humans = mixture.RowOrder()
     for pk, ext, meta in rows.iterator(chunk_size=5000):
         humans_by_stratum[_stratum(meta, policy.balance_by)] += 1
-        keyed.append((mixture.seeded_rank(policy.seed, ext or f"example-{pk}"), pk))
+        humans.add(mixture.seeded_rank(policy.seed, ext or f"example-{pk}"), pk)
 
     approved = Candidate.objects.filter(campaign__in=campaigns, status=CandidateStatus.APPROVED)
     excluded_depth = approved.filter(generation_depth__gt=policy.max_depth).count()
@@ -431,20 +431,18 @@ def _plan(campaigns: list[Campaign], sources: list[Source], policy: Policy) -> P
     for c in sorted(campaigns, key=lambda c: c.slug):
         figures = campaign_agreement(campaign=c)
         agreement[c.slug] = {k: figures[k] for k in ("items", "percent", "kappa", "alpha")}
-    return Plan(policy, inputs, sorted(keyed), humans_by_stratum, ranked, excluded_depth, agreement)
+    return Plan(policy, inputs, humans.sorted(), humans_by_stratum, ranked, excluded_depth, agreement)
 
 
-def _humans(order: list[tuple[str, int]]) -> Iterator[tuple[str, dict[str, Any], int, bool]]:
-    for i in range(0, len(order), CHUNK):
-        part = order[i : i + CHUNK]
+def _humans(order: mixture.RowOrder) -> Iterator[tuple[int, dict[str, Any], int, bool]]:
+    for part in order.parts(CHUNK):
         found = Example.objects.select_related("source").in_bulk([pk for _, pk in part])
         for rank, pk in part:
             yield rank, human_record(found[pk]), pk, False
 
 
-def _synthetic(order: list[tuple[str, int]]) -> Iterator[tuple[str, dict[str, Any], int, bool]]:
-    for i in range(0, len(order), CHUNK):
-        part = order[i : i + CHUNK]
+def _synthetic(order: mixture.RowOrder) -> Iterator[tuple[int, dict[str, Any], int, bool]]:
+    for part in order.parts(CHUNK):
         chunk = [pk for _, pk in part]
         found = Candidate.objects.select_related("campaign__source").prefetch_related("scores").in_bulk(chunk)
         reviewers: dict[int, list[str]] = defaultdict(list)
@@ -479,7 +477,10 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str, meter: _Meter) -> dict[
     policy = plan.policy
     kept = plan.selection.kept(f)
     # One seeded order for every record: humans and synthetic interleave, reproducibly.
-    synthetic_order = sorted((mixture.seeded_rank(policy.seed, k), int(k)) for k in kept)
+    synthetic_order = mixture.RowOrder()
+    for k in kept:
+        synthetic_order.add(mixture.seeded_rank(policy.seed, k), int(k))
+    synthetic_order.sorted()
     folder.mkdir(parents=True, exist_ok=True)
     counts: Counter = Counter()
     by_stratum: dict[str, Counter] = defaultdict(Counter)
