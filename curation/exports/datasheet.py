@@ -132,10 +132,20 @@ def datasheet(manifest: dict[str, Any]) -> str:
     for part in ("human", "synthetic", "whole"):
         d = (manifest.get("diversity") or {}).get(part) or {}
         rows.append(
-            (part, d.get("n", 0), d.get("distinct_2", "-"), d.get("vendi", "-"), d.get("mean_distance", "-"))
+            (
+                part,
+                d.get("rows", d.get("n", 0)),
+                d.get("n", 0),
+                d.get("distinct_2", "-"),
+                d.get("vendi", "-"),
+                d.get("mean_distance", "-"),
+            )
         )
     lines += [
-        *_table(("part", "records", "distinct-2", "Vendi score", "mean cosine distance"), rows),
+        *_table(("part", "records", "measured", "distinct-2", "Vendi score", "mean cosine distance"), rows),
+        "",
+        "A part of more than 5,000 records is measured on a uniform sample of about 5,000 (seeded, so "
+        "reruns match), which keeps the figures of exports of different sizes comparable.",
         "",
         "## Files",
         "",

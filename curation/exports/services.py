@@ -484,7 +484,9 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str, meter: _Meter) -> dict[
     folder.mkdir(parents=True, exist_ok=True)
     counts: Counter = Counter()
     by_stratum: dict[str, Counter] = defaultdict(Counter)
-    tally = ExportTally()
+    tally = ExportTally(
+        {"human": len(plan.humans), "synthetic": len(kept), "whole": len(plan.humans) + len(kept)}
+    )
     by_generator: Counter = Counter()
     by_depth: Counter = Counter()
     seen = overlapped = 0
@@ -510,7 +512,7 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str, meter: _Meter) -> dict[
             text = record.get("response") or " ".join(
                 m["content"] for m in record.get("messages") or [] if m["role"] == "assistant"
             )
-            tally.add(side, pk, text, edited)
+            tally.add(side, pk, text, edited, mixture.seeded_rank(policy.seed, f"sample:{side}:{pk}") / 2**64)
     finally:
         written = writer.close()
     synthetic = rows - counts["human"]

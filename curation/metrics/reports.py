@@ -132,16 +132,30 @@ def export_report(*, export_id: int) -> dict[str, Any]:
 
 class ExportTally:
     """The diversity of an export as its records stream by: the human part, the synthetic
-    part and the whole, each a Summary. Vectors are the critics' stored ones; an edited
-    response (not what was embedded) is encoded here and not stored."""
+    part and the whole, each a Summary. A part of more than SAMPLE rows is measured on a
+    uniform sample of about SAMPLE of them (a row is in it when its hash, drawn by the
+    caller in [0, 1), falls below SAMPLE / rows), so the cost and memory stay flat in the
+    rows and figures of exports of different sizes compare; `rows` beside `n` says so.
+    Vectors are the critics' stored ones; an edited response (not what was embedded) is
+    encoded here and not stored."""
 
-    def __init__(self) -> None:
+    SAMPLE = 5000
+
+    def __init__(self, rows: dict[str, int] | None = None) -> None:
         self.parts = {side: Summary(embeddings.DIM) for side in ("human", "synthetic", "whole")}
-        self._buf: list[tuple[str, int, str, bool]] = []
+        rows = rows or {}
+        self.rows = {part: rows.get(part) for part in self.parts}
+        self.rates = {part: min(1.0, self.SAMPLE / n) if n else 1.0 for part, n in self.rows.items()}
+        self.seen = dict.fromkeys(self.parts, 0)
+        self._buf: list[tuple[tuple[str, ...], str, int, str, bool]] = []
         indexes.examples_embed()
 
-    def add(self, side: str, pk: int, text: str, edited: bool = False) -> None:
-        self._buf.append((side, pk, text, edited))
+    def add(self, side: str, pk: int, text: str, edited: bool = False, draw: float = 0.0) -> None:
+        self.seen[side] += 1
+        self.seen["whole"] += 1
+        parts = tuple(part for part in (side, "whole") if draw < self.rates[part])
+        if parts:
+            self._buf.append((parts, side, pk, text, edited))
         if len(self._buf) >= CHUNK:
             self._flush()
 
@@ -149,8 +163,8 @@ class ExportTally:
         buf, self._buf = self._buf, []
         if not buf:
             return
-        humans = example_vectors([pk for side, pk, _, _ in buf if side == "human"])
-        plain = [pk for side, pk, _, edited in buf if side != "human" and not edited]
+        humans = example_vectors([pk for _, side, pk, _, _ in buf if side == "human"])
+        plain = [pk for _, side, pk, _, edited in buf if side != "human" and not edited]
         stored = {
             pk: embeddings.from_bytes(bytes(v))
             for pk, v in TextEmbedding.objects.filter(
@@ -159,23 +173,20 @@ class ExportTally:
         }
         vectors = []
         missing = []
-        for i, (side, pk, _, edited) in enumerate(buf):
+        for i, (_, side, pk, _, edited) in enumerate(buf):
             v = humans.get(pk) if side == "human" else (None if edited else stored.get(pk))
             vectors.append(v)
             if v is None:
                 missing.append(i)
         if missing:
-            fresh = embeddings.get_encoder().encode([buf[i][2] for i in missing])
+            fresh = embeddings.get_encoder().encode([buf[i][3] for i in missing])
             for i, v in zip(missing, fresh, strict=True):
                 vectors[i] = v
-        for side in ("human", "synthetic"):
-            idx = [i for i, row in enumerate(buf) if row[0] == side]
+        for part, summary in self.parts.items():
+            idx = [i for i, row in enumerate(buf) if part in row[0]]
             if idx:
-                texts = [buf[i][2] for i in idx]
-                X = np.stack([vectors[i] for i in idx])
-                self.parts[side].add(texts, X)
-        self.parts["whole"].add([row[2] for row in buf], np.stack(vectors))
+                summary.add([buf[i][3] for i in idx], np.stack([vectors[i] for i in idx]))
 
     def result(self) -> dict[str, dict[str, Any]]:
         self._flush()
-        return {side: rounded(s.result()) for side, s in self.parts.items()}
+        return {part: {**rounded(s.result()), "rows": self.seen[part]} for part, s in self.parts.items()}

@@ -163,3 +163,18 @@ def test_the_command_takes_the_generator_cap(tied, tmp_path):
         str(tmp_path / "out"),
     )
     assert manifest(tmp_path / "out")["counts_by_generator"] == {"model-a": 3, "model-b": 3}
+
+
+def test_a_large_part_is_measured_on_a_seeded_sample_that_says_so(tied, tmp_path, monkeypatch):
+    from curation.metrics.reports import ExportTally
+
+    monkeypatch.setattr(ExportTally, "SAMPLE", 5)  # 10 human rows, 4 synthetic: the human part is sampled
+    for out in ("a", "b"):
+        export_create(
+            campaign_slugs=["tea"], source_names=["tea"], fmt="jsonl", out=tmp_path / out, max_synthetic=0.3
+        )
+    d = manifest(tmp_path / "a")["diversity"]
+    assert (d["human"]["rows"], d["synthetic"]["rows"], d["whole"]["rows"]) == (10, 4, 14)
+    assert d["synthetic"]["n"] == 4  # under the sample size: every row
+    assert 0 < d["human"]["n"] < 10 and 0 < d["whole"]["n"] < 14
+    assert manifest(tmp_path / "b")["diversity"] == d
