@@ -1,13 +1,42 @@
 """Exported records (CONTRACT "Exported record"): the sample, its metadata and the
-provenance of DESIGN.md. Pure functions of stored rows, so reruns are byte-identical."""
+provenance of DESIGN.md. Pure functions of stored rows, read as plain values (an export
+streams a million of them: no model instances), so reruns are byte-identical."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from curation.campaigns.models import Candidate, Origin
-from curation.sources.models import Example
+from curation.campaigns.models import Origin
 from workers.critics.text import content_sha256, edit_distance
+
+# The columns each builder reads, in `.values()` form.
+EXAMPLE_FIELDS = (
+    "pk",
+    "external_id",
+    "prompt",
+    "response",
+    "messages",
+    "metadata",
+    "created_at",
+    "source_id",
+)
+CANDIDATE_FIELDS = (
+    "pk",
+    "external_id",
+    "prompt",
+    "response",
+    "messages",
+    "edited_prompt",
+    "edited_response",
+    "metadata",
+    "generator",
+    "seed",
+    "generation_depth",
+    "parents",
+    "created_at",
+    "batch_id",
+    "campaign_id",
+)
 
 
 def _sample(prompt: str, response: str, messages: list | None) -> dict[str, Any]:
@@ -16,16 +45,20 @@ def _sample(prompt: str, response: str, messages: list | None) -> dict[str, Any]
     return {"prompt": prompt, "response": response}
 
 
-def human_record(example: Example) -> dict[str, Any]:
-    sample = _sample(example.prompt, example.response, example.messages)
+def is_edited(row: dict[str, Any]) -> bool:
+    return row["edited_response"] is not None or row["edited_prompt"] is not None
+
+
+def human_record(row: dict[str, Any], *, source: str, license: str) -> dict[str, Any]:
+    sample = _sample(row["prompt"], row["response"], row["messages"])
     return {
-        "id": example.public_id,
+        "id": row["external_id"] or f"example-{row['pk']}",
         **sample,
-        "metadata": example.metadata,
+        "metadata": row["metadata"],
         "provenance": {
             "origin": Origin.HUMAN.value,
-            "source": example.source.name,
-            "license": example.source.license,
+            "source": source,
+            "license": license,
             "campaign": None,
             "generator": None,
             "generation_depth": 0,
@@ -33,68 +66,71 @@ def human_record(example: Example) -> dict[str, Any]:
             "critics": {},
             "review": None,
             "content_sha256": content_sha256(sample),
-            "created_at": example.created_at.isoformat(),
+            "created_at": row["created_at"].isoformat(),
         },
     }
 
 
-def _edited_messages(candidate: Candidate) -> list | None:
+def _edited_messages(row: dict[str, Any]) -> list | None:
     """A chat sample with the expert's edits: the edited response replaces the assistant's
     turn, the edited prompt the user's turn that was the prompt (else the last user turn)."""
-    messages = candidate.messages
+    messages = row["messages"]
     if messages is None:
         return None
     out = [dict(m) for m in messages]
-    if candidate.edited_response is not None:
+    if row["edited_response"] is not None:
         for m in out:
             if m["role"] == "assistant":
-                m["content"] = candidate.edited_response
-    if candidate.edited_prompt is not None:
+                m["content"] = row["edited_response"]
+    if row["edited_prompt"] is not None:
         users = [m for m in out if m["role"] == "user"]
-        match = [m for m in users if m["content"] == candidate.prompt]
+        match = [m for m in users if m["content"] == row["prompt"]]
         if match or users:
-            (match or users)[-1]["content"] = candidate.edited_prompt
+            (match or users)[-1]["content"] = row["edited_prompt"]
     return out
 
 
 def synthetic_record(
-    candidate: Candidate, *, reviewers: list[str], prompt_template: str, adjudicated_by: str | None = None
+    row: dict[str, Any],
+    *,
+    source: str,
+    campaign: str,
+    critics: dict[str, float | None],
+    reviewers: list[str],
+    prompt_template: str,
+    adjudicated_by: str | None = None,
 ) -> dict[str, Any]:
-    edited = candidate.edited_response is not None or candidate.edited_prompt is not None
-    sample = _sample(candidate.final_prompt, candidate.final_response, _edited_messages(candidate))
+    edited = is_edited(row)
+    prompt = row["edited_prompt"] if row["edited_prompt"] is not None else row["prompt"]
+    response = row["edited_response"] if row["edited_response"] is not None else row["response"]
+    sample = _sample(prompt, response, _edited_messages(row))
     return {
-        "id": candidate.public_id,
+        "id": row["external_id"] or f"candidate-{row['pk']}",
         **sample,
-        "metadata": candidate.metadata,
+        "metadata": row["metadata"],
         "provenance": {
-            "origin": candidate.origin,
-            "source": candidate.campaign.source.name,
-            "campaign": candidate.campaign.slug,
-            "generator": {**candidate.generator, "prompt_template": prompt_template, "seed": candidate.seed},
-            "generation_depth": candidate.generation_depth,
-            "parents": candidate.parents,
-            "critics": {s.critic: s.score for s in sorted(candidate.scores.all(), key=lambda s: s.critic)},
+            "origin": (Origin.SYNTHETIC_EDITED if edited else Origin.SYNTHETIC).value,
+            "source": source,
+            "campaign": campaign,
+            "generator": {**row["generator"], "prompt_template": prompt_template, "seed": row["seed"]},
+            "generation_depth": row["generation_depth"],
+            "parents": row["parents"],
+            "critics": critics,
             "review": {
                 "decision": "edit" if edited else "accept",
                 "reviewers": reviewers,
                 "edited": edited,
-                "edit_distance": _edit_distance(candidate),
+                "edit_distance": _edit_distance(row) if edited else 0,
                 **({"adjudicated_by": adjudicated_by} if adjudicated_by else {}),
                 # The generator's own text, kept beside the expert's edit.
-                **(
-                    {"original": {"prompt": candidate.prompt, "response": candidate.response}}
-                    if edited
-                    else {}
-                ),
+                **({"original": {"prompt": row["prompt"], "response": row["response"]}} if edited else {}),
             },
             "content_sha256": content_sha256(sample),
-            "created_at": candidate.created_at.isoformat(),
+            "created_at": row["created_at"].isoformat(),
         },
     }
 
 
-def _edit_distance(candidate: Candidate) -> int:
+def _edit_distance(row: dict[str, Any]) -> int:
     """Words changed by the expert's edits, prompt and response together."""
-    return edit_distance(
-        (candidate.prompt, candidate.response), (candidate.edited_prompt, candidate.edited_response)
-    )
+    return edit_distance((row["prompt"], row["response"]), (row["edited_prompt"], row["edited_response"]))

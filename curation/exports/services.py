@@ -28,13 +28,20 @@ from curation.exports import mixture
 from curation.exports.datasheet import datasheet
 from curation.exports.models import Export
 from curation.exports.policy import Policy, policy_resolve
-from curation.exports.records import human_record, synthetic_record
+from curation.exports.records import (
+    CANDIDATE_FIELDS,
+    EXAMPLE_FIELDS,
+    human_record,
+    is_edited,
+    synthetic_record,
+)
 from curation.exports.writers import WRITERS, sha256_of
 from curation.generation.models import GenerationBatch
 from curation.metrics.reference import candidate_vectors
 from curation.metrics.reports import ExportTally
 from curation.review.models import Adjudication, Decision, Review
 from curation.review.selectors import campaign_agreement
+from curation.scoring.models import CriticScore
 from curation.sources.models import Example, Source, Split
 from workers.critics import embeddings
 from workers.metrics import sample, semantic
@@ -434,17 +441,35 @@ def _plan(campaigns: list[Campaign], sources: list[Source], policy: Policy) -> P
     return Plan(policy, inputs, humans.sorted(), humans_by_stratum, ranked, excluded_depth, agreement)
 
 
+def _rows(model, fields: tuple[str, ...], ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Plain values by id, no model instances: an export reads a million rows."""
+    return {r["pk"]: r for r in model.objects.filter(pk__in=ids).values(*fields)}
+
+
 def _humans(order: mixture.RowOrder) -> Iterator[tuple[int, dict[str, Any], int, bool]]:
+    sources = {pk: (name, lic) for pk, name, lic in Source.objects.values_list("pk", "name", "license")}
     for part in order.parts(CHUNK):
-        found = Example.objects.select_related("source").in_bulk([pk for _, pk in part])
+        found = _rows(Example, EXAMPLE_FIELDS, [pk for _, pk in part])
         for rank, pk in part:
-            yield rank, human_record(found[pk]), pk, False
+            row = found[pk]
+            name, lic = sources[row["source_id"]]
+            yield rank, human_record(row, source=name, license=lic), pk, False
 
 
 def _synthetic(order: mixture.RowOrder) -> Iterator[tuple[int, dict[str, Any], int, bool]]:
+    campaigns = dict(Campaign.objects.values_list("pk", "slug"))
+    campaign_sources = dict(Campaign.objects.values_list("pk", "source__name"))
+    templates: dict[int, str] = {}
     for part in order.parts(CHUNK):
         chunk = [pk for _, pk in part]
-        found = Candidate.objects.select_related("campaign__source").prefetch_related("scores").in_bulk(chunk)
+        found = _rows(Candidate, CANDIDATE_FIELDS, chunk)
+        critics: dict[int, dict[str, float | None]] = defaultdict(dict)
+        for cid, critic, score in (
+            CriticScore.objects.filter(candidate_id__in=chunk)
+            .order_by("candidate_id", "critic", "pk")  # a later version of a critic wins
+            .values_list("candidate_id", "critic", "score")
+        ):
+            critics[cid][critic] = score
         reviewers: dict[int, list[str]] = defaultdict(list)
         for cid, name in (
             Review.objects.filter(candidate_id__in=chunk)
@@ -456,20 +481,26 @@ def _synthetic(order: mixture.RowOrder) -> Iterator[tuple[int, dict[str, Any], i
         adjudicated = dict(
             Adjudication.objects.filter(candidate_id__in=chunk).values_list("candidate_id", "by__username")
         )
-        batches = {c.batch_id for c in found.values() if c.batch_id}
-        templates = dict(GenerationBatch.objects.filter(pk__in=batches).values_list("pk", "prompt_template"))
+        batches = {r["batch_id"] for r in found.values() if r["batch_id"]} - set(templates)
+        if batches:
+            templates.update(
+                GenerationBatch.objects.filter(pk__in=batches).values_list("pk", "prompt_template")
+            )
         for rank, pk in part:
-            c = found[pk]
+            row = found[pk]
             yield (
                 rank,
                 synthetic_record(
-                    c,
+                    row,
+                    source=campaign_sources[row["campaign_id"]],
+                    campaign=campaigns[row["campaign_id"]],
+                    critics=critics[pk],
                     reviewers=reviewers[pk],
-                    prompt_template=templates.get(c.batch_id, ""),
+                    prompt_template=templates.get(row["batch_id"], ""),
                     adjudicated_by=adjudicated.get(pk),
                 ),
                 pk,
-                c.edited_response is not None or c.edited_prompt is not None,
+                is_edited(row),
             )
 
 
@@ -494,25 +525,30 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str, meter: _Meter) -> dict[
     rows = 0
     try:
         merged = heapq.merge(_humans(plan.humans), _synthetic(synthetic_order), key=lambda x: x[0])
-        for _, record, pk, edited in merged:
+        for rank, record, pk, edited in merged:
             writer.write(record)
             rows += 1
             meter.tick()
-            origin = record["provenance"]["origin"]
+            prov = record["provenance"]
+            origin = prov["origin"]
             counts[origin] += 1
             side = "human" if origin == "human" else "synthetic"
             by_stratum[_stratum(record["metadata"], policy.balance_by)][side] += 1
-            prov = record["provenance"]
-            by_depth[str(prov["generation_depth"])] += 1
+            by_depth[prov["generation_depth"]] += 1
             if side == "synthetic":
-                by_generator[(prov.get("generator") or {}).get("model") or "unknown"] += 1
-                reviewers = len((prov.get("review") or {}).get("reviewers") or [])
+                by_generator[prov["generator"].get("model") or "unknown"] += 1
+                reviewers = len(prov["review"]["reviewers"])
                 seen += reviewers > 0
                 overlapped += reviewers > 1
-            text = record.get("response") or " ".join(
-                m["content"] for m in record.get("messages") or [] if m["role"] == "assistant"
-            )
-            tally.add(side, pk, text, edited, mixture.seeded_rank(policy.seed, f"sample:{side}:{pk}") / 2**64)
+            # The row's seeded rank is a uniform hash: it draws the diversity sample too.
+            draw = rank / 2**64
+            if tally.wants(side, draw):
+                text = record.get("response") or " ".join(
+                    m["content"] for m in record.get("messages") or [] if m["role"] == "assistant"
+                )
+                tally.add(side, pk, text, edited, draw)
+            else:
+                tally.skip(side)
     finally:
         written = writer.close()
     synthetic = rows - counts["human"]
@@ -545,7 +581,7 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str, meter: _Meter) -> dict[
         },
         "selection": _selection_summary(plan, kept, f),
         "counts_by_generator": dict(sorted(by_generator.items())),
-        "counts_by_depth": dict(sorted(by_depth.items(), key=lambda kv: int(kv[0]))),
+        "counts_by_depth": {str(d): n for d, n in sorted(by_depth.items())},
         "reviewed": {
             "synthetic_records_seen_by_an_expert": seen,
             "synthetic_records_seen_by_two_or_more": overlapped,

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -31,10 +32,19 @@ SCHEMA = pa.schema(
 )
 
 
+def _json_bytes(value: Any) -> bytes:
+    """Compact JSON, UTF-8, keys sorted: JSON fields come back from PostgreSQL (jsonb) and
+    SQLite in different orders; sorted keys keep reruns byte-identical on every database.
+    orjson refuses what it cannot write exactly (an integer past 64 bits in a source's
+    metadata); the standard library writes those in the same compact form."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
 def _json(value: Any) -> str:
-    # sort_keys: JSON fields come back from PostgreSQL (jsonb) and SQLite in different
-    # orders; sorted keys keep reruns byte-identical on every database.
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return _json_bytes(value).decode("utf-8")
 
 
 class Writer(Protocol):
@@ -51,14 +61,14 @@ class JsonlWriter:
     name = "data.jsonl"
 
     def __init__(self, folder: Path) -> None:
-        self._fh = (folder / self.name).open("w", encoding="utf-8", newline="\n")
+        self._fh = (folder / self.name).open("wb")
         self._digest = hashlib.sha256()
         self._rows = 0
 
     def write(self, record: dict[str, Any]) -> None:
-        line = _json(record) + "\n"
+        line = _json_bytes(record) + b"\n"
         self._fh.write(line)
-        self._digest.update(line.encode("utf-8"))
+        self._digest.update(line)
         self._rows += 1
 
     def close(self) -> list[dict[str, Any]]:
@@ -67,38 +77,37 @@ class JsonlWriter:
 
 
 class _Columnar:
-    """Rows gathered a chunk at a time into Arrow batches of SCHEMA."""
+    """Rows gathered a chunk at a time, column by column, into Arrow batches of SCHEMA."""
+
+    _schema = SCHEMA
 
     def __init__(self) -> None:
-        self._chunk: list[dict[str, Any]] = []
+        self._columns: dict[str, list] = {name: [] for name in SCHEMA.names}
         self._rows = 0
 
     def _write_table(self, table: pa.Table) -> None:
         raise NotImplementedError
 
     def write(self, record: dict[str, Any]) -> None:
-        self._chunk.append(
-            {
-                "id": record["id"],
-                "prompt": record.get("prompt"),
-                "response": record.get("response"),
-                "messages": [{"role": m["role"], "content": m["content"]} for m in record["messages"]]
-                if record.get("messages") is not None
-                else None,
-                "metadata": _json(record.get("metadata") or {}),
-                "provenance": _json(record.get("provenance") or {}),
-            }
+        c = self._columns
+        c["id"].append(record["id"])
+        c["prompt"].append(record.get("prompt"))
+        c["response"].append(record.get("response"))
+        messages = record.get("messages")
+        c["messages"].append(
+            None if messages is None else [{"role": m["role"], "content": m["content"]} for m in messages]
         )
+        c["metadata"].append(_json(record.get("metadata") or {}))
+        c["provenance"].append(_json(record.get("provenance") or {}))
         self._rows += 1
-        if len(self._chunk) >= CHUNK:
+        if len(c["id"]) >= CHUNK:
             self._flush()
 
     def _flush(self) -> None:
-        if self._chunk:
-            self._write_table(pa.Table.from_pylist(self._chunk, schema=self._schema))
-            self._chunk = []
-
-    _schema = SCHEMA
+        if self._columns["id"]:
+            arrays = [pa.array(self._columns[f.name], type=f.type) for f in SCHEMA]
+            self._write_table(pa.Table.from_arrays(arrays, schema=self._schema))
+            self._columns = {name: [] for name in SCHEMA.names}
 
 
 def sha256_of(path: Path) -> str:

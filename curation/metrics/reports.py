@@ -150,9 +150,16 @@ class ExportTally:
         self._buf: list[tuple[tuple[str, ...], str, int, str, bool]] = []
         indexes.examples_embed()
 
-    def add(self, side: str, pk: int, text: str, edited: bool = False, draw: float = 0.0) -> None:
+    def wants(self, side: str, draw: float) -> bool:
+        """Whether a row of `side` with this draw is in a sample (else `skip` it)."""
+        return draw < self.rates[side] or draw < self.rates["whole"]
+
+    def skip(self, side: str) -> None:
         self.seen[side] += 1
         self.seen["whole"] += 1
+
+    def add(self, side: str, pk: int, text: str, edited: bool = False, draw: float = 0.0) -> None:
+        self.skip(side)
         parts = tuple(part for part in (side, "whole") if draw < self.rates[part])
         if parts:
             self._buf.append((parts, side, pk, text, edited))

@@ -53,3 +53,19 @@ def test_every_format_reads_back_what_was_written_across_chunks(fmt, tmp_path, m
         assert (g["prompt"], g["response"]) == (r.get("prompt"), r.get("response"))
         assert g["messages"] == r.get("messages")
         assert json.loads(g["provenance"]) == r["provenance"] and json.loads(g["metadata"]) == r["metadata"]
+
+
+def test_the_content_hash_is_that_of_the_standard_librarys_canonical_json():
+    import hashlib
+    import json
+
+    from workers.critics.text import content_sha256
+
+    text = "".join(chr(i) for i in range(0xD800)) + "😀 \u2028 \x7f"
+    for sample in (
+        {"prompt": text, "response": 'a "quoted" \\ line\n'},
+        {"messages": [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}]},
+        {"prompt": "big", "response": "int", "n": 2**70},  # past orjson's 64 bits: the fallback
+    ):
+        canonical = json.dumps(sample, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        assert content_sha256(sample) == hashlib.sha256(canonical.encode()).hexdigest()

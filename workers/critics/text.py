@@ -8,6 +8,7 @@ import json
 import re
 import unicodedata
 
+import orjson
 from rapidfuzz.distance import Levenshtein
 
 _SPACE = re.compile(r"\s+")
@@ -24,9 +25,15 @@ def text_key(text: str) -> str:
 
 
 def content_sha256(sample: dict) -> str:
-    """Hash of a sample exactly as stored (canonical JSON): provenance and re-import checks."""
-    canonical = json.dumps(sample, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """Hash of a sample exactly as stored (canonical JSON: compact, keys sorted, UTF-8):
+    provenance and re-import checks. orjson writes the same bytes as the standard library
+    for samples (strings in lists and dicts), several times faster; an export hashes each
+    of a million records."""
+    try:
+        canonical = orjson.dumps(sample, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # what orjson cannot write exactly, e.g. an int past 64 bits
+        canonical = json.dumps(sample, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def words(text: str) -> list[str]:
