@@ -63,3 +63,4 @@ bench: setup
 	$(BIN)/python bench/critics.py
 	$(BIN)/python bench/diversity.py
 	$(BIN)/python bench/review.py
+	$(BIN)/python bench/export.py
