@@ -144,7 +144,7 @@ def datasheet(manifest: dict[str, Any]) -> str:
     lines += [
         *_table(("part", "records", "measured", "distinct-2", "Vendi score", "mean cosine distance"), rows),
         "",
-        "A part of more than 5,000 records is measured on a uniform sample of about 5,000 (seeded, so "
+        "A part of more than 2,000 records is measured on a uniform sample of about 2,000 (seeded, so "
         "reruns match), which keeps the figures of exports of different sizes comparable.",
         "",
         "## Files",

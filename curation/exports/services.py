@@ -19,7 +19,9 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Avg, Count, Q
+from django.db.models import Avg, Count, JSONField, OuterRef, Q, Subquery, Value
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Coalesce
 
 from curation.accounts.models import User
 from curation.campaigns.models import Campaign, Candidate, CandidateStatus
@@ -35,6 +37,7 @@ from curation.exports.records import (
     is_edited,
     synthetic_record,
 )
+from curation.exports.rows import fetch as rows_fetch
 from curation.exports.writers import WRITERS, sha256_of
 from curation.generation.models import GenerationBatch
 from curation.metrics.reference import candidate_vectors
@@ -400,35 +403,57 @@ class Plan:
         return {r.key: r.stratum for r in self.ranked}
 
 
+def _stratum_value(field: str | None):
+    """The stratum field's value alone, read in the database: the rest of the metadata is
+    not decoded for a million rows to plan them."""
+    return KeyTransform(field, "metadata") if field else Value(None, output_field=JSONField())
+
+
 def _plan(campaigns: list[Campaign], sources: list[Source], policy: Policy) -> Plan:
     humans_by_stratum: Counter = Counter()
-    rows = Example.objects.filter(source__in=sources).values_list("pk", "external_id", "metadata")
+    field = policy.balance_by
+    rows = Example.objects.filter(source__in=sources).values_list("pk", "external_id", _stratum_value(field))
     humans = mixture.RowOrder()
-    for pk, ext, meta in rows.iterator(chunk_size=5000):
-        humans_by_stratum[_stratum(meta, policy.balance_by)] += 1
+    for pk, ext, value in rows.iterator(chunk_size=5000):
+        humans_by_stratum[_stratum({field: value}, field)] += 1
         humans.add(mixture.seeded_rank(policy.seed, ext or f"example-{pk}"), pk)
 
     approved = Candidate.objects.filter(campaign__in=campaigns, status=CandidateStatus.APPROVED)
     excluded_depth = approved.filter(generation_depth__gt=policy.max_depth).count()
     ranked = []
+    # One subquery each on their indexes, not a join of reviews with scores (their product).
+    accepts = (
+        Review.objects.filter(candidate=OuterRef("pk"), decision__in=[Decision.ACCEPT, Decision.EDIT])
+        .order_by()
+        .values("candidate")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    quality = (
+        CriticScore.objects.filter(candidate=OuterRef("pk"))
+        .order_by()
+        .values("candidate")
+        .annotate(mean=Avg("score"))
+        .values("mean")
+    )
     stats = (
         approved.filter(generation_depth__lte=policy.max_depth)
         .annotate(
-            accepts=Count(
-                "reviews", filter=Q(reviews__decision__in=[Decision.ACCEPT, Decision.EDIT]), distinct=True
-            ),
-            quality=Avg("scores__score"),
+            accepts=Coalesce(Subquery(accepts), 0),
+            quality=Subquery(quality),
             edited=Q(edited_response__isnull=False) | Q(edited_prompt__isnull=False),
         )
-        .values_list("pk", "external_id", "metadata", "accepts", "quality", "edited", "generator__model")
+        .values_list(
+            "pk", "external_id", _stratum_value(field), "accepts", "quality", "edited", "generator__model"
+        )
     )
-    for pk, ext, meta, accepts, quality, edited, model in stats.iterator(chunk_size=5000):
+    for pk, ext, value, accepts, quality, edited, model in stats.iterator(chunk_size=5000):
         key = ext or f"candidate-{pk}"
         q = quality if quality is not None else -1.0
         tier = (-int(edited), -accepts, -math.floor(round(q / QUALITY_BAND, 9)))
         sort_key = (*tier, -q, mixture.seeded_rank(policy.seed, key), pk)
         ranked.append(
-            mixture.Ranked(str(pk), _stratum(meta, policy.balance_by), sort_key, tier, model or "unknown")
+            mixture.Ranked(str(pk), _stratum({field: value}, field), sort_key, tier, model or "unknown")
         )
     inputs = {
         "campaigns": sorted(c.slug for c in campaigns),
@@ -441,15 +466,10 @@ def _plan(campaigns: list[Campaign], sources: list[Source], policy: Policy) -> P
     return Plan(policy, inputs, humans.sorted(), humans_by_stratum, ranked, excluded_depth, agreement)
 
 
-def _rows(model, fields: tuple[str, ...], ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Plain values by id, no model instances: an export reads a million rows."""
-    return {r["pk"]: r for r in model.objects.filter(pk__in=ids).values(*fields)}
-
-
 def _humans(order: mixture.RowOrder) -> Iterator[tuple[int, dict[str, Any], int, bool]]:
     sources = {pk: (name, lic) for pk, name, lic in Source.objects.values_list("pk", "name", "license")}
     for part in order.parts(CHUNK):
-        found = _rows(Example, EXAMPLE_FIELDS, [pk for _, pk in part])
+        found = rows_fetch(Example, EXAMPLE_FIELDS, [pk for _, pk in part])
         for rank, pk in part:
             row = found[pk]
             name, lic = sources[row["source_id"]]
@@ -462,7 +482,7 @@ def _synthetic(order: mixture.RowOrder) -> Iterator[tuple[int, dict[str, Any], i
     templates: dict[int, str] = {}
     for part in order.parts(CHUNK):
         chunk = [pk for _, pk in part]
-        found = _rows(Candidate, CANDIDATE_FIELDS, chunk)
+        found = rows_fetch(Candidate, CANDIDATE_FIELDS, chunk)
         critics: dict[int, dict[str, float | None]] = defaultdict(dict)
         for cid, critic, score in (
             CriticScore.objects.filter(candidate_id__in=chunk)

@@ -139,7 +139,7 @@ class ExportTally:
     Vectors are the critics' stored ones; an edited response (not what was embedded) is
     encoded here and not stored."""
 
-    SAMPLE = 5000
+    SAMPLE = 2000
 
     def __init__(self, rows: dict[str, int] | None = None) -> None:
         self.parts = {side: Summary(embeddings.DIM) for side in ("human", "synthetic", "whole")}
