@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from itertools import groupby
 from typing import Any
 
 import numpy as np
@@ -89,14 +88,90 @@ class RowOrder:
 
 @dataclass(frozen=True)
 class Ranked:
-    key: str
+    key: Hashable
     stratum: Hashable
     sort_key: tuple  # lower is better
     tier: tuple | None = None  # equally good items share one; None: every item is its own
     generator: str = ""
 
 
-Vectors = Callable[[list[str]], np.ndarray]  # keys -> one embedding row each
+class Pool:
+    """The approved synthetic rows an export may keep, as arrays (about 40 bytes a row, not
+    a few hundred as objects): each row's key, stratum, place in the ranking (0 is best),
+    tier (equal: equally good; never decreasing along the ranking) and generator."""
+
+    def __init__(
+        self,
+        keys: np.ndarray,
+        strata: np.ndarray,
+        labels: list[Hashable],
+        position: np.ndarray,
+        tier: np.ndarray,
+        generator: np.ndarray,
+        generators: list[str],
+    ) -> None:
+        self.keys, self.strata, self.labels = keys, strata, labels
+        self.position, self.tier = position, tier
+        self.generator, self.generators = generator, generators
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @classmethod
+    def of(cls, items: Sequence[Ranked]) -> Pool:
+        """From ranked items with any sortable keys (tests, small inputs)."""
+        order = sorted(range(len(items)), key=lambda i: items[i].sort_key)
+        position = np.empty(len(items), np.int64)
+        position[order] = np.arange(len(items))
+        tier = np.empty(len(items), np.int64)
+        previous, t = object(), -1
+        for i in order:
+            value = items[i].sort_key if items[i].tier is None else items[i].tier
+            if value != previous:
+                previous, t = value, t + 1
+            tier[i] = t
+        labels = sorted({i.stratum for i in items}, key=str)
+        generators = sorted({i.generator for i in items})
+        code = {s: n for n, s in enumerate(labels)}
+        gen = {g: n for n, g in enumerate(generators)}
+        keys = np.empty(len(items), dtype=object)
+        keys[:] = [i.key for i in items]
+        return cls(
+            keys,
+            np.array([code[i.stratum] for i in items], np.int32),
+            labels,
+            position,
+            tier,
+            np.array([gen[i.generator] for i in items], np.int32),
+            generators,
+        )
+
+    @classmethod
+    def ranked(
+        cls,
+        keys: np.ndarray,
+        strata: np.ndarray,
+        labels: list[Hashable],
+        columns: Sequence[np.ndarray],
+        tier_columns: int,
+        generator: np.ndarray,
+        generators: list[str],
+    ) -> Pool:
+        """Ranked by `columns`, each ascending (lower is better), the first `tier_columns`
+        of them making the tier, ties broken by the later ones and finally the key."""
+        order = np.lexsort((keys, *reversed(columns)))
+        position = np.empty(len(keys), np.int64)
+        position[order] = np.arange(len(keys))
+        changed = np.zeros(len(keys), bool)
+        for column in columns[:tier_columns]:
+            c = column[order]
+            changed[1:] |= c[1:] != c[:-1]
+        tier = np.empty(len(keys), np.int64)
+        tier[order] = np.cumsum(changed)
+        return cls(keys, strata, labels, position, tier, generator, generators)
+
+
+Vectors = Callable[[list], np.ndarray]  # keys -> one embedding row each
 
 
 class Selection:
@@ -104,8 +179,8 @@ class Selection:
 
     Each stratum's items are put in one order, best first, and a cap keeps a prefix of
     it: whole tiers while they fit, then, in the tier the cap cuts, a greedy
-    farthest-point order (when `vectors` is given; else the sort order). Every cut of
-    every cap is known up front, so the tiers cut are ordered once and the caps' sets nest.
+    farthest-point order (when `vectors` is given; else the ranking). Every cut of every
+    cap is known up front, so the tiers cut are ordered once and the caps' sets nest.
 
     `max_per_generator` caps the share of the kept synthetic items any one generator
     model supplies: an over-share model gives up its lowest-ranked items until every
@@ -114,78 +189,86 @@ class Selection:
     def __init__(
         self,
         humans_by_stratum: Counter,
-        synthetic: Sequence[Ranked],
+        synthetic: Pool | Sequence[Ranked],
         caps: Sequence[float],
         *,
         vectors: Vectors | None = None,
         max_per_generator: float | None = None,
     ) -> None:
+        pool = synthetic if isinstance(synthetic, Pool) else Pool.of(synthetic)
+        self.pool = pool
         self.humans = humans_by_stratum
         self.max_per_generator = max_per_generator
         self.diversity: list[dict[str, Any]] = []  # each tier ordered by farthest point
-        by_stratum: dict[Hashable, list[Ranked]] = defaultdict(list)
-        for item in synthetic:
-            by_stratum[item.stratum].append(item)
-        self.eligible = {s: len(items) for s, items in by_stratum.items()}
-        self.order: dict[Hashable, list[Ranked]] = {}
-        for stratum in sorted(by_stratum, key=str):
-            items = sorted(by_stratum[stratum], key=lambda i: i.sort_key)
-            cuts = {synthetic_allowed(f, humans_by_stratum.get(stratum, 0)) for f in caps}
-            self.order[stratum] = self._ordered(stratum, items, cuts, vectors)
+        self.order: dict[int, np.ndarray] = {}  # stratum code -> pool indices, best first
+        for code, label in enumerate(pool.labels):
+            idx = np.flatnonzero(pool.strata == code)
+            idx = idx[np.argsort(pool.position[idx], kind="stable")]
+            cuts = {synthetic_allowed(f, humans_by_stratum.get(label, 0)) for f in caps}
+            self.order[code] = self._ordered(label, idx, cuts, vectors)
 
     def _ordered(
-        self, stratum: Hashable, items: list[Ranked], cuts: set[int], vectors: Vectors | None
-    ) -> list[Ranked]:
-        last = min(max(cuts, default=0), len(items))
-        if vectors is None:
-            return items[:last]
-        out: list[Ranked] = []
-        for _, group in groupby(items, key=lambda i: i.sort_key if i.tier is None else i.tier):
-            if len(out) >= last:
+        self, label: Hashable, idx: np.ndarray, cuts: set[int], vectors: Vectors | None
+    ) -> np.ndarray:
+        last = min(max(cuts, default=0), len(idx))
+        if vectors is None or last == 0:
+            return idx[:last]
+        keys, out, taken = self.pool.keys, [], 0
+        bounds = np.flatnonzero(np.diff(self.pool.tier[idx])) + 1
+        for tie in np.split(idx, bounds):
+            if taken >= last:
                 break
-            tie = list(group)
-            inside = [c - len(out) for c in cuts if 0 < c - len(out) < len(tie)]
+            inside = [c - taken for c in cuts if 0 < c - taken < len(tie)]
             if not inside:
-                out += tie
+                out.append(tie)
+                taken += len(tie)
                 continue
             r = max(inside)
             pool = tie if len(tie) * r <= BUDGET else tie[: max(r, BUDGET // r)]
-            kept = out[:: max(1, len(out) // SEEDS)][:SEEDS]
+            before = np.concatenate(out) if out else idx[:0]
+            seeds = before[:: max(1, len(before) // SEEDS)][:SEEDS]
             picks = farthest_point_order(
-                vectors([i.key for i in pool]), r, vectors([i.key for i in kept]) if kept else None
+                vectors(keys[pool].tolist()), r, vectors(keys[seeds].tolist()) if len(seeds) else None
             )
-            chosen = set(picks)
-            out += [pool[j] for j in picks] + [x for j, x in enumerate(pool) if j not in chosen]
-            out += tie[len(pool) :]
+            rest = np.ones(len(pool), bool)
+            rest[picks] = False
+            out += [pool[picks], pool[rest], tie[len(pool) :]]
+            taken += len(tie)
             self.diversity.append(
-                {"stratum": str(stratum), "tied": len(tie), "considered": len(pool), "picked": r}
+                {"stratum": str(label), "tied": len(tie), "considered": len(pool), "picked": r}
             )
-        return out[:last]
+        return np.concatenate(out)[:last]
 
-    def kept(self, f: float) -> list[str]:
-        """Keys kept under cap f, best first within each stratum."""
-        ranked = []
-        for stratum, order in self.order.items():
-            ranked += order[: synthetic_allowed(f, self.humans.get(stratum, 0))]
+    def indices(self, f: float) -> np.ndarray:
+        """Pool indices kept under cap f, best first within each stratum."""
+        parts = [
+            order[: synthetic_allowed(f, self.humans.get(self.pool.labels[code], 0))]
+            for code, order in self.order.items()
+        ]
+        kept = np.concatenate(parts) if parts else np.zeros(0, np.int64)
         if self.max_per_generator is not None:
-            ranked = _generator_capped(ranked, self.max_per_generator)
-        return [i.key for i in ranked]
+            kept = self._generator_capped(kept, self.max_per_generator)
+        return kept
 
+    def kept(self, f: float) -> list:
+        """Keys kept under cap f, best first within each stratum."""
+        return self.pool.keys[self.indices(f)].tolist()
 
-def _generator_capped(ranked: list[Ranked], share: float) -> list[Ranked]:
-    q = as_fraction(share)
-    dropped: set[str] = set()
-    while True:
-        left = [i for i in ranked if i.key not in dropped]
-        limit = math.floor(q * len(left))
-        counts = Counter(i.generator for i in left)
-        over = {g: n - limit for g, n in counts.items() if n > limit}
-        if not over:
-            return left
-        for item in sorted(left, key=lambda i: i.sort_key, reverse=True):  # worst first
-            if over.get(item.generator, 0) > 0:
-                over[item.generator] -= 1
-                dropped.add(item.key)
+    def _generator_capped(self, kept: np.ndarray, share: float) -> np.ndarray:
+        q = as_fraction(share)
+        keep = np.ones(len(kept), bool)
+        gens = self.pool.generator[kept]
+        worst_first = np.argsort(-self.pool.position[kept], kind="stable")
+        while True:
+            limit = math.floor(q * int(keep.sum()))
+            counts = np.bincount(gens[keep], minlength=len(self.pool.generators))
+            over = np.maximum(counts - limit, 0)
+            if not over.any():
+                return kept[keep]
+            for i in worst_first:
+                if keep[i] and over[gens[i]] > 0:
+                    over[gens[i]] -= 1
+                    keep[i] = False
 
 
 def select(

@@ -10,6 +10,7 @@ import math
 import shutil
 import subprocess
 import uuid
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -53,6 +54,17 @@ FORMATS = tuple(WRITERS)
 CHUNK = 1000
 SAMPLE = 2000  # rows each side of the kept-versus-random diversity figures
 QUALITY_BAND = 0.1  # critic means this close are one tier: diversity decides between them
+# The plan's columns of approved rows, each lower-is-better: array typecode and numpy dtype.
+COLUMNS = {
+    "pk": ("q", np.int64),
+    "stratum": ("i", np.int32),
+    "edited": ("b", np.int8),
+    "accepts": ("q", np.int64),
+    "band": ("q", np.int64),
+    "quality": ("d", np.float64),
+    "rank": ("Q", np.uint64),
+    "generator": ("i", np.int32),
+}
 WHY = (
     "Synthetic data helps up to a point and hurts past about half of a mixture, and each synthetic "
     "generation loses diversity: the synthetic share is capped, overall and per stratum, and held-out "
@@ -250,7 +262,7 @@ def _prepare(
     _check_plan(plan)
     plan.selection = mixture.Selection(
         plan.humans_by_stratum,
-        plan.ranked,
+        plan.pool,
         steps or [policy.max_synthetic],
         vectors=_vectors,
         max_per_generator=policy.max_per_generator,
@@ -258,7 +270,7 @@ def _prepare(
     return plan
 
 
-def _vectors(keys: list[str]) -> np.ndarray:
+def _vectors(keys: list[int]) -> np.ndarray:
     """The candidates' stored embeddings, in the keys' order; one not stored (a scorer
     without the embedding critic) is encoded here from its response, and not stored."""
     ids = [int(k) for k in keys]
@@ -298,13 +310,14 @@ def export_preview(
         split=split,
         ladder=None,
     )
-    kept = set(plan.selection.kept(plan.policy.max_synthetic))
+    kept = plan.selection.indices(plan.policy.max_synthetic)
     by_stratum: dict[str, Counter] = defaultdict(Counter)
     for stratum, n in plan.humans_by_stratum.items():
         by_stratum[stratum]["human"] += n
-    for r in plan.ranked:
-        if r.key in kept:
-            by_stratum[r.stratum]["synthetic"] += 1
+    pool = plan.pool
+    for code, n in enumerate(np.bincount(pool.strata[kept], minlength=len(pool.labels)).tolist()):
+        if n:
+            by_stratum[pool.labels[code]]["synthetic"] += n
     human, synthetic = sum(plan.humans_by_stratum.values()), len(kept)
     return {
         "policy": plan.policy.as_dict(),
@@ -322,19 +335,19 @@ def export_preview(
             else {},
         },
         "excluded": {
-            "approved_synthetic_over_cap": len(plan.ranked) - synthetic,
+            "approved_synthetic_over_cap": len(plan.pool) - synthetic,
             "approved_synthetic_over_depth": plan.excluded_depth,
         },
     }
 
 
 def _check_plan(plan: Plan) -> None:
-    if not len(plan.humans) and not plan.ranked:
+    if not len(plan.humans) and not len(plan.pool):
         raise InvalidInput(
             "nothing to export: the sources hold no rows and no campaign has approved candidates"
         )
     name = plan.policy.balance_by
-    strata = set(plan.humans_by_stratum) | {r.stratum for r in plan.ranked}
+    strata = set(plan.humans_by_stratum) | set(plan.pool.labels)
     if name and strata == {"(none)"}:
         raise InvalidInput(f"--balance-by {name}: no exported row has a metadata field {name!r}")
 
@@ -392,15 +405,11 @@ class Plan:
     inputs: dict[str, Any]
     humans: mixture.RowOrder  # example pks in output order
     humans_by_stratum: Counter
-    ranked: list[mixture.Ranked]  # approved synthetic within the depth limit
+    pool: mixture.Pool  # approved synthetic within the depth limit, ranked
     excluded_depth: int
     agreement: dict[str, Any]  # campaign -> its experts' agreement (items two or more decided)
     steps: list[float] = field(default_factory=list)  # the ladder's caps; none: the policy's cap
     selection: mixture.Selection | None = None
-
-    @functools.cached_property
-    def stratum_of(self) -> dict[str, Any]:
-        return {r.key: r.stratum for r in self.ranked}
 
 
 def _stratum_value(field: str | None):
@@ -420,7 +429,6 @@ def _plan(campaigns: list[Campaign], sources: list[Source], policy: Policy) -> P
 
     approved = Candidate.objects.filter(campaign__in=campaigns, status=CandidateStatus.APPROVED)
     excluded_depth = approved.filter(generation_depth__gt=policy.max_depth).count()
-    ranked = []
     # One subquery each on their indexes, not a join of reviews with scores (their product).
     accepts = (
         Review.objects.filter(candidate=OuterRef("pk"), decision__in=[Decision.ACCEPT, Decision.EDIT])
@@ -447,14 +455,30 @@ def _plan(campaigns: list[Campaign], sources: list[Source], policy: Policy) -> P
             "pk", "external_id", _stratum_value(field), "accepts", "quality", "edited", "generator__model"
         )
     )
+    # Columns, not objects: a million approved rows stay tens of megabytes.
+    cols = {name: array(code) for name, (code, _) in COLUMNS.items()}
+    labels: dict[str, int] = {}
+    generators: dict[str, int] = {}
     for pk, ext, value, accepts, quality, edited, model in stats.iterator(chunk_size=5000):
-        key = ext or f"candidate-{pk}"
         q = quality if quality is not None else -1.0
-        tier = (-int(edited), -accepts, -math.floor(round(q / QUALITY_BAND, 9)))
-        sort_key = (*tier, -q, mixture.seeded_rank(policy.seed, key), pk)
-        ranked.append(
-            mixture.Ranked(str(pk), _stratum({field: value}, field), sort_key, tier, model or "unknown")
-        )
+        cols["pk"].append(pk)
+        cols["stratum"].append(labels.setdefault(_stratum({field: value}, field), len(labels)))
+        cols["edited"].append(-int(edited))
+        cols["accepts"].append(-accepts)
+        cols["band"].append(-math.floor(round(q / QUALITY_BAND, 9)))
+        cols["quality"].append(-q)
+        cols["rank"].append(mixture.seeded_rank(policy.seed, ext or f"candidate-{pk}"))
+        cols["generator"].append(generators.setdefault(model or "unknown", len(generators)))
+    a = {name: np.frombuffer(cols[name], dtype) for name, (_, dtype) in COLUMNS.items()}
+    pool = mixture.Pool.ranked(
+        a["pk"],
+        a["stratum"],
+        list(labels),
+        [a["edited"], a["accepts"], a["band"], a["quality"], a["rank"]],
+        3,  # decision, approvals and quality band make the tier
+        a["generator"],
+        list(generators),
+    )
     inputs = {
         "campaigns": sorted(c.slug for c in campaigns),
         "sources": [{"name": s.name, "license": s.license} for s in sorted(sources, key=lambda s: s.name)],
@@ -463,7 +487,7 @@ def _plan(campaigns: list[Campaign], sources: list[Source], policy: Policy) -> P
     for c in sorted(campaigns, key=lambda c: c.slug):
         figures = campaign_agreement(campaign=c)
         agreement[c.slug] = {k: figures[k] for k in ("items", "percent", "kappa", "alpha")}
-    return Plan(policy, inputs, humans.sorted(), humans_by_stratum, ranked, excluded_depth, agreement)
+    return Plan(policy, inputs, humans.sorted(), humans_by_stratum, pool, excluded_depth, agreement)
 
 
 def _humans(order: mixture.RowOrder) -> Iterator[tuple[int, dict[str, Any], int, bool]]:
@@ -596,7 +620,7 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str, meter: _Meter) -> dict[
             else {},
         },
         "excluded": {
-            "approved_synthetic_over_cap": len(plan.ranked) - len(kept),
+            "approved_synthetic_over_cap": len(plan.pool) - len(kept),
             "approved_synthetic_over_depth": plan.excluded_depth,
         },
         "selection": _selection_summary(plan, kept, f),
@@ -619,26 +643,30 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str, meter: _Meter) -> dict[
     return manifest
 
 
-def _selection_summary(plan: Plan, kept: list[str], f: float) -> dict[str, Any]:
+def _selection_summary(plan: Plan, kept: list[int], f: float) -> dict[str, Any]:
     """How the synthetic rows were chosen, and how much diversity that kept: the kept rows
     against a seeded random choice of as many rows per stratum from the same eligible ones
     (Vendi score and mean cosine distance, each on a uniform sample of up to SAMPLE rows)."""
+    pool = plan.pool
     summary: dict[str, Any] = {
-        "eligible": len(plan.ranked),
+        "eligible": len(pool),
         "kept": len(kept),
         "farthest_point": plan.selection.diversity,
     }
-    if len(kept) in (0, len(plan.ranked)):
+    if len(kept) in (0, len(pool)):
         summary["kept_vs_random"] = None  # nothing was chosen: all or none kept
         return summary
-    room = Counter(plan.stratum_of[k] for k in kept)
-    by_stratum: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for r in plan.ranked:
-        by_stratum[r.stratum].append((mixture.seeded_rank(plan.policy.seed, f"random:{r.key}"), int(r.key)))
-    rand = [pk for s, rows in by_stratum.items() for _, pk in sorted(rows)[: room[s]]]
+    room = np.bincount(pool.strata[plan.selection.indices(f)], minlength=len(pool.labels))
+    draws = np.array(
+        [mixture.seeded_rank(plan.policy.seed, f"random:{k}") for k in pool.keys.tolist()], np.uint64
+    )
+    rand: list[int] = []
+    for code in range(len(pool.labels)):
+        idx = np.flatnonzero(pool.strata == code)
+        rand += pool.keys[idx[np.argsort(draws[idx], kind="stable")][: room[code]]].tolist()
     figures = {}
-    for name, ids in (("kept", [int(k) for k in kept]), ("random", rand)):
-        X = _vectors([str(pk) for pk in sample.bottom_k(ids, SAMPLE)])
+    for name, ids in (("kept", kept), ("random", rand)):
+        X = _vectors(sample.bottom_k(ids, SAMPLE))
         figures[name] = {
             "vendi": round(semantic.vendi(X), 4),
             "mean_distance": round(semantic.mean_distance(X), 4),
