@@ -13,8 +13,9 @@ class AssayUserAdmin(UserAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("prefix", "user", "created_at", "last_used_at")
-    readonly_fields = ("prefix", "key_sha256", "user", "created_at", "last_used_at")
+    list_display = ("prefix", "user", "scope", "created_at", "last_used_at")
+    list_filter = ("scope",)
+    readonly_fields = ("prefix", "key_sha256", "user", "scope", "created_at", "last_used_at")
 
     def has_add_permission(self, request):
         return False  # tokens are made by create_token, which shows them once

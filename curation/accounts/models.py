@@ -28,14 +28,27 @@ class User(AbstractUser):
         return self.role in (Role.EXPERT, Role.ADMIN)
 
 
+class Scope(models.TextChoices):
+    """What a token may call, whatever its user's role allows (accounts.services.scope_allows)."""
+
+    ALL = "all", "everything the user's role allows"
+    EXPORTS_READ = "exports:read", "read exports only (list, manifests, files, job status): for training jobs"
+
+
 class ApiToken(models.Model):
     """A bearer token; only its SHA-256 is stored, the token itself is shown once."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     prefix = models.CharField(max_length=12)  # lets a user tell their tokens apart
     key_sha256 = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=32, choices=Scope.choices, default=Scope.ALL)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(scope__in=Scope.values), name="apitoken_scope_valid"),
+        ]
+
     def __str__(self) -> str:
-        return f"{self.prefix}… ({self.user})"
+        return f"{self.prefix}… ({self.user}, {self.scope})"

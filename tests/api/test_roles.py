@@ -10,21 +10,25 @@ from pathlib import Path
 import pytest
 
 from curation.campaigns.models import Candidate, CandidateStatus
+from curation.exports.jobs import export_job_create
 from curation.exports.services import export_create
 from curation.review.assignments import candidate_lease_next
 from curation.review.models import Assignment
 
 READ = frozenset({"admin", "expert", "viewer"})
 REVIEW = frozenset({"admin", "expert"})
+ADMIN = frozenset({"admin"})
 
 
 @dataclass(frozen=True)
 class Endpoint:
     method: str
-    # {export} is a real export; {candidate} is in review and, for a reviewer, leased to them.
+    # {export} is a real export; {job} an export job; {candidate} is in review and, for a
+    # reviewer, leased to them.
     path: str
     roles: frozenset[str]
     body: dict | None = None
+    ok: int = 200
 
 
 ENDPOINTS = [
@@ -38,6 +42,15 @@ ENDPOINTS = [
     pytest.param(Endpoint("GET", "/api/v1/exports", READ), id="exports"),
     pytest.param(Endpoint("GET", "/api/v1/exports/{export}", READ), id="manifest"),
     pytest.param(Endpoint("GET", "/api/v1/exports/{export}/files/data.jsonl", READ), id="file"),
+    pytest.param(
+        Endpoint("POST", "/api/v1/exports/preview", ADMIN, {"campaigns": ["tea"], "sources": ["tea"]}),
+        id="export-preview",
+    ),
+    pytest.param(
+        Endpoint("POST", "/api/v1/exports", ADMIN, {"sources": ["tea"], "folder": "roles"}, ok=202),
+        id="export-job-create",
+    ),
+    pytest.param(Endpoint("GET", "/api/v1/exports/jobs/{job}", READ), id="export-job"),
 ]
 
 
@@ -75,11 +88,14 @@ class World:
             return endpoint.path.format(candidate=waiting.order_by("id").first().pk)
         if "{export}" in endpoint.path:
             return endpoint.path.format(export=self.export_id)
+        if "{job}" in endpoint.path:
+            return endpoint.path.format(job=export_job_create(folder="roles-job", source_names=["tea"]).pk)
         return endpoint.path
 
 
 @pytest.fixture
-def world(tea_in_review, tmp_path: Path) -> World:
+def world(tea_in_review, tmp_path: Path, settings) -> World:
+    settings.EXPORT_DIR = tmp_path / "exports"  # where POST /exports writes
     return World(tea_in_review, tmp_path / "export")
 
 
@@ -128,7 +144,7 @@ def test_each_role_gets_what_the_contract_allows_and_403_otherwise(
     user = request.getfixturevalue(persona)
     status, body = _call(api, endpoint, world.path(endpoint, user), token(user))
     if role in endpoint.roles:
-        assert status == 200, body
+        assert status == endpoint.ok, body
     else:
         assert status == 403, body
         assert role in body["detail"]
