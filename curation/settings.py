@@ -18,6 +18,9 @@ from curation.env import env_bool, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("ASSAY_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Where exports asked for from the web page or the API are written, one folder each (a web
+# user names the folder, never a path). Web and workers must see the same folder.
+EXPORT_DIR = Path(env_str("ASSAY_EXPORT_DIR", str(DATA_DIR / "exports"))).resolve()
 
 
 def _secret_key() -> str:

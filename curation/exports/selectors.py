@@ -9,13 +9,29 @@ from pathlib import Path
 from django.db.models import QuerySet
 
 from curation.core.errors import NotFound
-from curation.exports.models import Export
+from curation.exports.models import Export, ExportJob
 
 log = logging.getLogger(__name__)
 
 
 def export_list() -> QuerySet[Export]:
     return Export.objects.order_by("-id")
+
+
+def export_job_list() -> QuerySet[ExportJob]:
+    return ExportJob.objects.select_related("created_by", "export").order_by("-id")
+
+
+def export_job_of(*, export: Export) -> ExportJob | None:
+    """The job that wrote the export; None for one written by `export_dataset`."""
+    return ExportJob.objects.filter(export=export).select_related("created_by").first()
+
+
+def export_job_get(*, job_id: int) -> ExportJob:
+    try:
+        return ExportJob.objects.select_related("created_by", "export").get(pk=job_id)
+    except ExportJob.DoesNotExist:
+        raise NotFound(f"no export job {job_id}") from None
 
 
 def export_get(*, export_id: int) -> Export:
@@ -70,6 +86,18 @@ def _verified(path: Path, sha256: str, export_id: int, name: str) -> Iterator[by
         )
         raise FileChanged(f"file {name!r} of export {export_id} changed on disk since it was exported")
     yield held
+
+
+def export_file_text(*, export: Export, name: str, limit: int = 1 << 20) -> str:
+    """A small file of the export (its DATASHEET.md) read whole, verified like a download;
+    NotFound when it is missing, changed or larger than `limit`."""
+    f = export_file_open(export=export, name=name)
+    if f.size > limit:
+        raise NotFound(f"file {name!r} of export {export.pk} is too large to show ({f.size} bytes)")
+    try:
+        return b"".join(f.chunks).decode("utf-8", errors="replace")
+    except FileChanged as e:
+        raise NotFound(str(e)) from None
 
 
 class FileChanged(Exception):

@@ -263,7 +263,7 @@ def _prepare(
     plan.selection = mixture.Selection(
         plan.humans_by_stratum,
         plan.pool,
-        steps or [policy.max_synthetic],
+        [*steps, policy.max_synthetic],  # the cap too: a preview shows it
         vectors=_vectors,
         max_per_generator=policy.max_per_generator,
     )
@@ -293,12 +293,14 @@ def export_preview(
     balance_by: str | None = None,
     max_depth: int | None = None,
     max_per_generator: float | None = None,
+    ladder: list[float] | None = None,
     seed: int = 0,
     split: str = Split.TRAIN,
 ) -> dict[str, Any]:
     """What an export with these inputs would hold, without writing it: the policy (and
     where each value came from), the counts and the synthetic fraction per stratum. The
-    same checks as an export: a refused export is a refused preview, with the same error."""
+    same checks as an export (a ladder's steps included): a refused export is a refused
+    preview, with the same error. The figures are those of the policy's cap."""
     plan = _prepare(
         campaign_slugs=campaign_slugs,
         source_names=source_names,
@@ -308,7 +310,7 @@ def export_preview(
         max_per_generator=max_per_generator,
         seed=seed,
         split=split,
-        ladder=None,
+        ladder=ladder,
     )
     kept = plan.selection.indices(plan.policy.max_synthetic)
     by_stratum: dict[str, Counter] = defaultdict(Counter)

@@ -178,3 +178,13 @@ def test_a_large_part_is_measured_on_a_seeded_sample_that_says_so(tied, tmp_path
     assert d["synthetic"]["n"] == 4  # under the sample size: every row
     assert 0 < d["human"]["n"] < 10 and 0 < d["whole"]["n"] < 14
     assert manifest(tmp_path / "b")["diversity"] == d
+
+
+def test_a_preview_refuses_what_the_export_would(tied):
+    with pytest.raises(InvalidInput, match="with --ladder is not supported yet"):
+        export_preview(campaign_slugs=["tea"], source_names=["tea"], max_per_generator=0.5, ladder=[0.1])
+    with pytest.raises(InvalidInput, match="--ladder steps must lie between 0 and the cap"):
+        export_preview(campaign_slugs=["tea"], source_names=["tea"], max_synthetic=0.2, ladder=[0.1, 0.3])
+    # With a ladder, the figures are those of the cap itself.
+    preview = export_preview(campaign_slugs=["tea"], source_names=["tea"], max_synthetic=0.5, ladder=[0.1])
+    assert preview["counts"]["synthetic"] == 8
