@@ -27,7 +27,7 @@ from django.db.models.functions import Coalesce
 from curation.accounts.models import User
 from curation.campaigns.models import Campaign, Candidate, CandidateStatus
 from curation.core.errors import InvalidInput, NotFound
-from curation.exports import mixture
+from curation.exports import mixture, rows
 from curation.exports.datasheet import datasheet
 from curation.exports.models import Export
 from curation.exports.policy import Policy, policy_resolve
@@ -38,12 +38,11 @@ from curation.exports.records import (
     is_edited,
     synthetic_record,
 )
-from curation.exports.rows import fetch as rows_fetch
 from curation.exports.writers import WRITERS, sha256_of
 from curation.generation.models import GenerationBatch
 from curation.metrics.reference import candidate_vectors
 from curation.metrics.reports import ExportTally
-from curation.review.models import Adjudication, Decision, Review
+from curation.review.models import Decision, Review
 from curation.review.selectors import campaign_agreement
 from curation.scoring.models import CriticScore
 from curation.sources.models import Example, Source, Split
@@ -423,9 +422,11 @@ def _stratum_value(field: str | None):
 def _plan(campaigns: list[Campaign], sources: list[Source], policy: Policy) -> Plan:
     humans_by_stratum: Counter = Counter()
     field = policy.balance_by
-    rows = Example.objects.filter(source__in=sources).values_list("pk", "external_id", _stratum_value(field))
+    examples = Example.objects.filter(source__in=sources).values_list(
+        "pk", "external_id", _stratum_value(field)
+    )
     humans = mixture.RowOrder()
-    for pk, ext, value in rows.iterator(chunk_size=5000):
+    for pk, ext, value in examples.iterator(chunk_size=5000):
         humans_by_stratum[_stratum({field: value}, field)] += 1
         humans.add(mixture.seeded_rank(policy.seed, ext or f"example-{pk}"), pk)
 
@@ -495,7 +496,7 @@ def _plan(campaigns: list[Campaign], sources: list[Source], policy: Policy) -> P
 def _humans(order: mixture.RowOrder) -> Iterator[tuple[int, dict[str, Any], int, bool]]:
     sources = {pk: (name, lic) for pk, name, lic in Source.objects.values_list("pk", "name", "license")}
     for part in order.parts(CHUNK):
-        found = rows_fetch(Example, EXAMPLE_FIELDS, [pk for _, pk in part])
+        found = rows.fetch(Example, EXAMPLE_FIELDS, [pk for _, pk in part])
         for rank, pk in part:
             row = found[pk]
             name, lic = sources[row["source_id"]]
@@ -508,25 +509,10 @@ def _synthetic(order: mixture.RowOrder) -> Iterator[tuple[int, dict[str, Any], i
     templates: dict[int, str] = {}
     for part in order.parts(CHUNK):
         chunk = [pk for _, pk in part]
-        found = rows_fetch(Candidate, CANDIDATE_FIELDS, chunk)
-        critics: dict[int, dict[str, float | None]] = defaultdict(dict)
-        for cid, critic, score in (
-            CriticScore.objects.filter(candidate_id__in=chunk)
-            .order_by("candidate_id", "critic", "pk")  # a later version of a critic wins
-            .values_list("candidate_id", "critic", "score")
-        ):
-            critics[cid][critic] = score
-        reviewers: dict[int, list[str]] = defaultdict(list)
-        for cid, name in (
-            Review.objects.filter(candidate_id__in=chunk)
-            .exclude(decision=Decision.SKIP)
-            .order_by("reviewer__username")
-            .values_list("candidate_id", "reviewer__username")
-        ):
-            reviewers[cid].append(name)
-        adjudicated = dict(
-            Adjudication.objects.filter(candidate_id__in=chunk).values_list("candidate_id", "by__username")
-        )
+        found = rows.fetch(Candidate, CANDIDATE_FIELDS, chunk)
+        critics = rows.critic_scores(chunk)
+        reviewers = rows.reviewer_names(chunk, skip=Decision.SKIP)
+        adjudicated = rows.adjudicators(chunk)
         batches = {r["batch_id"] for r in found.values() if r["batch_id"]} - set(templates)
         if batches:
             templates.update(
@@ -568,12 +554,12 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str, meter: _Meter) -> dict[
     by_depth: Counter = Counter()
     seen = overlapped = 0
     writer = WRITERS[fmt](folder)
-    rows = 0
+    written_rows = 0
     try:
         merged = heapq.merge(_humans(plan.humans), _synthetic(synthetic_order), key=lambda x: x[0])
         for rank, record, pk, edited in merged:
             writer.write(record)
-            rows += 1
+            written_rows += 1
             meter.tick()
             prov = record["provenance"]
             origin = prov["origin"]
@@ -597,7 +583,7 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str, meter: _Meter) -> dict[
                 tally.skip(side)
     finally:
         written = writer.close()
-    synthetic = rows - counts["human"]
+    synthetic = written_rows - counts["human"]
     manifest = {
         "format": fmt,
         "split": "heldout" if policy.origin.get("split") else "train",
@@ -607,13 +593,13 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str, meter: _Meter) -> dict[
             "human": counts["human"],
             "synthetic": counts["synthetic"],
             "synthetic_edited": counts["synthetic_edited"],
-            "total": rows,
+            "total": written_rows,
         },
         "counts_by_stratum": {
             k: {"human": v["human"], "synthetic": v["synthetic"]} for k, v in sorted(by_stratum.items())
         },
         "synthetic_fraction": {
-            "overall": mixture.fraction(synthetic, rows),
+            "overall": mixture.fraction(synthetic, written_rows),
             "by_stratum": {
                 k: mixture.fraction(v["synthetic"], v["human"] + v["synthetic"])
                 for k, v in sorted(by_stratum.items())

@@ -7,7 +7,7 @@ import pytest
 
 from curation.campaigns.models import Candidate
 from curation.exports.records import CANDIDATE_FIELDS, EXAMPLE_FIELDS
-from curation.exports.rows import fetch
+from curation.exports.rows import adjudicators, critic_scores, fetch, reviewer_names
 from curation.sources.models import Example
 
 
@@ -20,3 +20,27 @@ def test_rows_read_fast_equal_the_orms(model, names):
     assert fetch(model, names, ids) == orm
     assert fetch(model, names, ids[:1]) == {ids[0]: orm[ids[0]]}
     assert fetch(model, names, []) == {}
+
+
+@pytest.mark.usefixtures("tea_in_review")
+def test_scores_and_reviewers_read_fast_equal_the_orms(bob):
+    from curation.review.models import Decision, Review
+    from curation.scoring.models import CriticScore
+
+    ids = list(Candidate.objects.values_list("pk", flat=True))
+    # A later version of one critic: the later row is the one exported.
+    first = CriticScore.objects.filter(candidate_id=ids[0]).order_by("pk").first()
+    CriticScore.objects.create(
+        candidate_id=ids[0], critic=first.critic, version="later", score=0.123456789012345678, passed=True
+    )
+    expected: dict[int, dict] = {pk: {} for pk in ids}
+    for cid, critic, score in CriticScore.objects.order_by("candidate_id", "critic", "pk").values_list(
+        "candidate_id", "critic", "score"
+    ):
+        expected[cid][critic] = score
+    assert critic_scores(ids) == expected
+    assert critic_scores(ids)[ids[0]][first.critic] == 0.123456789012345678
+
+    Review.objects.create(candidate_id=ids[1], reviewer=bob, decision=Decision.ACCEPT)
+    assert reviewer_names(ids, skip=Decision.SKIP) == {pk: ["bob"] if pk == ids[1] else [] for pk in ids}
+    assert adjudicators(ids) == {}
