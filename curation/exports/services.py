@@ -323,21 +323,28 @@ def export_preview(
     return {
         "policy": plan.policy.as_dict(),
         "counts": {"human": human, "synthetic": synthetic, "total": human + synthetic},
-        "counts_by_stratum": {
-            k: {"human": v["human"], "synthetic": v["synthetic"]} for k, v in sorted(by_stratum.items())
-        },
-        "synthetic_fraction": {
-            "overall": mixture.fraction(synthetic, human + synthetic),
-            "by_stratum": {
-                k: mixture.fraction(v["synthetic"], v["human"] + v["synthetic"])
-                for k, v in sorted(by_stratum.items())
-            }
-            if plan.policy.balance_by
-            else {},
-        },
+        **_mixture_figures(by_stratum, synthetic, human + synthetic, plan.policy.balance_by),
         "excluded": {
             "approved_synthetic_over_cap": len(plan.pool) - synthetic,
             "approved_synthetic_over_depth": plan.excluded_depth,
+        },
+    }
+
+
+def _mixture_figures(
+    by_stratum: dict[str, Counter], synthetic: int, total: int, balance_by: str | None
+) -> dict[str, Any]:
+    """counts_by_stratum and synthetic_fraction, as the manifest and the preview give them."""
+    strata = sorted(by_stratum.items())
+    return {
+        "counts_by_stratum": {k: {"human": v["human"], "synthetic": v["synthetic"]} for k, v in strata},
+        "synthetic_fraction": {
+            "overall": mixture.fraction(synthetic, total),
+            "by_stratum": {
+                k: mixture.fraction(v["synthetic"], v["human"] + v["synthetic"]) for k, v in strata
+            }
+            if balance_by
+            else {},
         },
     }
 
@@ -595,18 +602,7 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str, meter: _Meter) -> dict[
             "synthetic_edited": counts["synthetic_edited"],
             "total": written_rows,
         },
-        "counts_by_stratum": {
-            k: {"human": v["human"], "synthetic": v["synthetic"]} for k, v in sorted(by_stratum.items())
-        },
-        "synthetic_fraction": {
-            "overall": mixture.fraction(synthetic, written_rows),
-            "by_stratum": {
-                k: mixture.fraction(v["synthetic"], v["human"] + v["synthetic"])
-                for k, v in sorted(by_stratum.items())
-            }
-            if policy.balance_by
-            else {},
-        },
+        **_mixture_figures(by_stratum, synthetic, written_rows, policy.balance_by),
         "excluded": {
             "approved_synthetic_over_cap": len(plan.pool) - len(kept),
             "approved_synthetic_over_depth": plan.excluded_depth,

@@ -19,13 +19,11 @@ from django.core.management import CommandError, call_command
 from curation.campaigns.imports import candidates_import
 from curation.exports.models import Export
 from curation.exports.services import export_create
-from curation.review.assignments import candidate_lease_next
-from curation.review.services import candidate_review
 from curation.scoring.services import candidates_score
+from tests.support.exports import EDITED, approve_all
 from workers.critics.text import content_sha256
 
 DATA = Path(__file__).parent.parent / "data"
-EDITED = "Genmaicha is green tea blended with roasted brown rice, nutty and gentle enough for every day."
 PROVENANCE = {
     "origin",
     "source",
@@ -43,26 +41,10 @@ REVIEW = {"decision", "reviewers", "edited", "edit_distance"}
 MANIFEST = {"counts", "synthetic_fraction", "policy", "files", "diversity", "code_version"}
 
 
-def approve_all(campaign, user, edits: dict[str, str] | None = None) -> list[str]:
-    """The expert decides everything in review: accept, or edit where `edits` says so."""
-    edits = edits or {}
-    decided = []
-    while (c := candidate_lease_next(user=user, campaign=campaign)) is not None:
-        if c.external_id in edits:
-            candidate_review(
-                user=user, candidate_id=c.pk, decision="edit", edited_response=edits[c.external_id]
-            )
-        else:
-            candidate_review(user=user, candidate_id=c.pk, decision="accept")
-        decided.append(c.external_id)
-    return decided
-
-
 @pytest.fixture
-def approved(tea_in_review, bob):
-    """syn-1..syn-4 approved by bob, syn-2 with an edit."""
-    assert sorted(approve_all(tea_in_review, bob, {"syn-2": EDITED})) == ["syn-1", "syn-2", "syn-3", "syn-4"]
-    return tea_in_review
+def approved(approved_tea):
+    """syn-1..syn-4 approved by bob, syn-2 with an edit (tests/support/exports.py)."""
+    return approved_tea
 
 
 def export(out: Path, *args: str) -> int:

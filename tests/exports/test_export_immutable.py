@@ -12,7 +12,7 @@ from curation.exports.models import Export
 from curation.exports.services import export_create
 from curation.sources.models import Example, Source
 from curation.sources.services import examples_import
-from tests.exports.test_export_dataset import DATA, approved  # noqa: F401 (a fixture)
+from tests.exports.test_export_dataset import DATA
 
 
 def _served(client, token, export: Export, name: str) -> bytes:
@@ -23,7 +23,7 @@ def _served(client, token, export: Export, name: str) -> bytes:
     return b"".join(response.streaming_content)
 
 
-@pytest.mark.usefixtures("approved")
+@pytest.mark.usefixtures("approved_tea")
 def test_deleting_and_reimporting_the_sources_changes_no_past_export(alice, charlie, token, client, tmp_path):
     e = export_create(
         campaign_slugs=["tea"],

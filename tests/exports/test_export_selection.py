@@ -15,7 +15,8 @@ from curation.core.errors import InvalidInput
 from curation.exports.services import export_create, export_preview
 from curation.scoring.models import CriticScore
 from curation.scoring.services import candidate_reinstate, candidates_score
-from tests.exports.test_export_dataset import approve_all, manifest, rows
+from tests.exports.test_export_dataset import manifest, rows
+from tests.support.exports import approve_all
 
 BREWING = [
     "Brew green tea with water at about 80 degrees Celsius for two minutes, then pour it all out.",
