@@ -35,6 +35,7 @@ class PreviewIn(Schema):
     balance_by: str | None = None
     max_depth: int | None = None
     max_per_generator: float | None = None
+    ladder: list[float] | None = None
     seed: int = 0
     split: Literal["train", "heldout"] = "train"
 
@@ -50,12 +51,14 @@ class ExportIn(PreviewIn):
         description="a new folder name under the export folder (ASSAY_EXPORT_DIR), not a path"
     )
     format: Literal["jsonl", "parquet", "hf"] = "jsonl"
-    ladder: list[float] | None = None
 
     def params(self) -> dict[str, Any]:
         d = super().params()
         d["fmt"] = d.pop("format")
         return d
+
+
+API_NAMES = {"campaign_slugs": "campaigns", "source_names": "sources", "fmt": "format"}
 
 
 class Progress(Schema):
@@ -88,7 +91,8 @@ def _job(job: ExportJob) -> dict[str, Any]:
         "export": job.export_id,
         "error": job.error,
         "attempts": job.attempts,
-        "params": {k: v for k, v in job.params.items() if k != "out"},
+        # Named as a request names them, so a client can send a job's params again.
+        "params": {API_NAMES.get(k, k): v for k, v in job.params.items() if k != "out"},
         "created_by": job.created_by.username if job.created_by else None,
         "created_at": job.created_at,
         "started_at": job.started_at,

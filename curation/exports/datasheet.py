@@ -32,7 +32,7 @@ def datasheet(manifest: dict[str, Any]) -> str:
         else f"A training mixture of human data and expert-approved synthetic data, the synthetic share "
         f"capped at {_pct(cap)} overall{' and per ' + policy['balance_by'] if policy['balance_by'] else ''}.",
         "",
-        f"Why the cap: {manifest['why']}",
+        f"{'Why' if heldout else 'Why the cap'}: {manifest['why']}",
         "",
         "## Sources",
         "",
@@ -47,7 +47,7 @@ def datasheet(manifest: dict[str, Any]) -> str:
         *_table(
             ("setting", "value", "from"),
             [
-                (k, policy[k], policy.get("from", {}).get(k, "-"))
+                (k, "-" if policy[k] is None else policy[k], policy.get("from", {}).get(k, "-"))
                 for k in ("max_synthetic", "balance_by", "max_depth", "max_per_generator", "seed")
                 if k in policy
             ],
@@ -136,9 +136,7 @@ def datasheet(manifest: dict[str, Any]) -> str:
                 part,
                 d.get("rows", d.get("n", 0)),
                 d.get("n", 0),
-                d.get("distinct_2", "-"),
-                d.get("vendi", "-"),
-                d.get("mean_distance", "-"),
+                *(d.get(k, "-") if d.get("n") else "-" for k in ("distinct_2", "vendi", "mean_distance")),
             )
         )
     lines += [
@@ -159,7 +157,7 @@ def datasheet(manifest: dict[str, Any]) -> str:
 
 def _chosen(selection: dict | None) -> list[str]:
     """What the selection kept against a random choice of as many rows."""
-    if not selection:
+    if not selection or not selection["eligible"]:
         return []
     lines = [f"{selection['kept']} of {selection['eligible']} approved synthetic rows eligible were kept."]
     versus = selection.get("kept_vs_random")

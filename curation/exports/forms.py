@@ -103,9 +103,10 @@ class ExportForm(forms.Form):
             "max_per_generator": d.get("max_per_generator"),
             "seed": d.get("seed") or 0,
             "split": d.get("split") or "train",
+            "ladder": d.get("ladder"),
         }
 
     def job_params(self) -> dict[str, Any]:
-        """export_job_create's keywords: the preview's, the format, the ladder and the folder."""
+        """export_job_create's keywords: the preview's, the format and the folder."""
         d = self.cleaned_data
-        return {**self.preview_params(), "fmt": d["fmt"], "ladder": d.get("ladder"), "folder": d["folder"]}
+        return {**self.preview_params(), "fmt": d["fmt"], "folder": d["folder"]}

@@ -254,6 +254,23 @@ class Selection:
         """Keys kept under cap f, best first within each stratum."""
         return self.pool.keys[self.indices(f)].tolist()
 
+    def excluded(self, f: float) -> dict[str, int]:
+        """Why the rows not kept under cap f were left out: their stratum has no human row
+        (so no room at any cap), the cap itself, or the generator cap."""
+        pool = self.pool
+        humanless = [c for c, label in enumerate(pool.labels) if not self.humans.get(label, 0)]
+        without = int(np.isin(pool.strata, humanless).sum()) if humanless else 0
+        uncapped = sum(
+            len(order[: synthetic_allowed(f, self.humans.get(pool.labels[code], 0))])
+            for code, order in self.order.items()
+        )
+        kept = len(self.indices(f))
+        return {
+            "approved_synthetic_in_a_stratum_without_human_rows": without,
+            "approved_synthetic_over_cap": len(pool) - without - uncapped,
+            "approved_synthetic_over_generator_cap": uncapped - kept,
+        }
+
     def _generator_capped(self, kept: np.ndarray, share: float) -> np.ndarray:
         q = as_fraction(share)
         keep = np.ones(len(kept), bool)

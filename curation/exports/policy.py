@@ -15,6 +15,7 @@ from curation.campaigns.config import MixtureConfig, stored_config
 from curation.campaigns.models import Campaign
 from curation.core.errors import InvalidInput
 
+HELDOUT_SELECTION = "every row of the held-out sources, and nothing else: an evaluation set"
 DEFAULT = MixtureConfig()  # CONTRACT: max_synthetic 0.3, max_depth 1, no strata
 SELECTION = (
     "all human train rows; synthetic rows ranked by the human decision (edited, then the number of "
@@ -41,7 +42,7 @@ class Policy:
             "max_depth": self.max_depth,
             "seed": self.seed,
             "max_per_generator": self.max_per_generator,
-            "selection": SELECTION,
+            "selection": HELDOUT_SELECTION if "split" in self.origin else SELECTION,
             "from": dict(self.origin),
         }
 

@@ -64,6 +64,10 @@ COLUMNS = {
     "rank": ("Q", np.uint64),
     "generator": ("i", np.int32),
 }
+WHY_HELDOUT = (
+    "An evaluation set: held-out real data alone, which no training export, few-shot prompt or "
+    "synthetic row is ever made from, so a model trained on Assay's exports is measured on unseen data."
+)
 WHY = (
     "Synthetic data helps up to a point and hurts past about half of a mixture, and each synthetic "
     "generation loses diversity: the synthetic share is capped, overall and per stratum, and held-out "
@@ -223,6 +227,17 @@ def _prepare(
         raise InvalidInput(f"--split must be train or heldout, not {split!r}")
     if split == Split.HELDOUT and (campaign_slugs or ladder):
         raise InvalidInput("--split heldout exports held-out sources alone: no --campaign, no --ladder")
+    ignored = [
+        flag
+        for flag, value in (
+            ("--max-synthetic", max_synthetic),
+            ("--max-depth", max_depth),
+            ("--max-per-generator", max_per_generator),
+        )
+        if value is not None
+    ]
+    if split == Split.HELDOUT and ignored:
+        raise InvalidInput(f"--split heldout holds no synthetic data: {ignored[0]} does not apply to it")
     if not campaign_slugs and not source_names:
         raise InvalidInput("give at least one campaign or source")
     if max_synthetic is not None and not 0 <= max_synthetic < 1:
@@ -266,7 +281,32 @@ def _prepare(
         vectors=_vectors,
         max_per_generator=policy.max_per_generator,
     )
+    _check_selection(plan)
     return plan
+
+
+def _check_selection(plan: Plan) -> None:
+    """Refuse a policy that would silently keep no synthetic row of the many approved."""
+    pool, policy = plan.pool, plan.policy
+    if not len(pool) or policy.max_synthetic <= 0:
+        return
+    excluded = plan.selection.excluded(policy.max_synthetic)
+    if policy.balance_by and excluded["approved_synthetic_in_a_stratum_without_human_rows"] == len(pool):
+        synthetic = ", ".join(sorted(map(str, pool.labels))[:5])
+        raise InvalidInput(
+            f"--balance-by {policy.balance_by}: none of the {len(pool)} approved synthetic rows has a "
+            f"value of {policy.balance_by!r} that a human row has (theirs: {synthetic}), so no synthetic row "
+            "could be kept; balance by another field, or give --balance-by '' for none"
+        )
+    if excluded["approved_synthetic_over_generator_cap"] and not len(
+        plan.selection.indices(policy.max_synthetic)
+    ):
+        models = len({int(g) for g in pool.generator})
+        raise InvalidInput(
+            f"--max-per-generator {policy.max_per_generator}: with {models} generator model(s), no mix keeps "
+            f"each at or below that share of the synthetic rows (the lowest share {models} models can meet "
+            f"is {1 / models:.2f}), so no synthetic row would be kept"
+        )
 
 
 def _vectors(keys: list[int]) -> np.ndarray:
@@ -325,9 +365,19 @@ def export_preview(
         "counts": {"human": human, "synthetic": synthetic, "total": human + synthetic},
         **_mixture_figures(by_stratum, synthetic, human + synthetic, plan.policy.balance_by),
         "excluded": {
-            "approved_synthetic_over_cap": len(plan.pool) - synthetic,
+            **plan.selection.excluded(plan.policy.max_synthetic),
             "approved_synthetic_over_depth": plan.excluded_depth,
         },
+        # A ladder's steps: the same human part, and this many synthetic rows each.
+        "ladder": [
+            {
+                "max_synthetic": f,
+                "synthetic": (n := len(plan.selection.indices(f))),
+                "total": human + n,
+                "synthetic_fraction": mixture.fraction(n, human + n),
+            }
+            for f in plan.steps
+        ],
     }
 
 
@@ -373,14 +423,14 @@ def _write_all(
     files: list[dict[str, Any]] = []
     index = {
         "inputs": plan.inputs,
-        "policy": plan.policy.as_dict(),
+        "policy": _ladder_policy(plan.policy),
         "ladder": [],
         "code_version": code_version(),
         "why": WHY,
     }
     for f in steps:
         folder = f"synthetic-{f:.2f}"
-        manifest = _write(out / folder, plan, f, fmt, meter)
+        manifest = _write(out / folder, plan, f, fmt, meter, step=True)
         files += [{**x, "name": f"{folder}/{x['name']}"} for x in manifest["files"]]
         index["ladder"].append(
             {
@@ -543,7 +593,26 @@ def _synthetic(order: mixture.RowOrder) -> Iterator[tuple[int, dict[str, Any], i
             )
 
 
-def _write(folder: Path, plan: Plan, f: float, fmt: str, meter: _Meter) -> dict[str, Any]:
+def _ladder_policy(policy: Policy) -> dict[str, Any]:
+    d = policy.as_dict()
+    d["from"] = {
+        **d["from"],
+        "max_synthetic": f"{d['from']['max_synthetic']}: the cap the --ladder steps lie under",
+    }
+    return d
+
+
+def _step_policy(policy: Policy, f: float) -> dict[str, Any]:
+    d = {**policy.as_dict(), "max_synthetic": f}
+    d["from"] = {
+        **d["from"],
+        "max_synthetic": f"--ladder: one step, under the cap {policy.max_synthetic} "
+        f"({policy.origin['max_synthetic']})",
+    }
+    return d
+
+
+def _write(folder: Path, plan: Plan, f: float, fmt: str, meter: _Meter, step: bool = False) -> dict[str, Any]:
     policy = plan.policy
     kept = plan.selection.kept(f)
     # One seeded order for every record: humans and synthetic interleave, reproducibly.
@@ -595,7 +664,7 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str, meter: _Meter) -> dict[
         "format": fmt,
         "split": "heldout" if policy.origin.get("split") else "train",
         "inputs": plan.inputs,
-        "policy": {**policy.as_dict(), "max_synthetic": f},
+        "policy": _step_policy(policy, f) if step else policy.as_dict(),
         "counts": {
             "human": counts["human"],
             "synthetic": counts["synthetic"],
@@ -604,7 +673,7 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str, meter: _Meter) -> dict[
         },
         **_mixture_figures(by_stratum, synthetic, written_rows, policy.balance_by),
         "excluded": {
-            "approved_synthetic_over_cap": len(plan.pool) - len(kept),
+            **plan.selection.excluded(f),
             "approved_synthetic_over_depth": plan.excluded_depth,
         },
         "selection": _selection_summary(plan, kept, f),
@@ -618,7 +687,7 @@ def _write(folder: Path, plan: Plan, f: float, fmt: str, meter: _Meter) -> dict[
         "files": written,
         "diversity": tally.result(),
         "code_version": code_version(),
-        "why": WHY,
+        "why": WHY_HELDOUT if policy.origin.get("split") else WHY,
     }
     sheet = folder / "DATASHEET.md"
     sheet.write_text(datasheet(manifest), encoding="utf-8", newline="\n")

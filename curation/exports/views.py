@@ -161,7 +161,8 @@ def export_new(request: HttpRequest) -> HttpResponse:
                     job = export_job_create(user=request.user, **form.job_params())
                     messages.success(request, f"Export job {job.pk} queued: it writes {job.folder}.")
                     return redirect("export_job", job_id=job.pk)
-                preview = _summary(export_preview(**form.preview_params()))
+                raw = export_preview(**form.preview_params())
+                preview = {**_summary(raw), "steps": raw["ladder"]}
             except AssayError as e:
                 error, status = str(e), 409 if isinstance(e, Conflict) else 400
     context = {

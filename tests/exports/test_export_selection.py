@@ -189,3 +189,99 @@ def test_a_preview_refuses_what_the_export_would(tied):
     # With a ladder, the figures are those of the cap itself.
     preview = export_preview(campaign_slugs=["tea"], source_names=["tea"], max_synthetic=0.5, ladder=[0.1])
     assert preview["counts"]["synthetic"] == 8
+
+
+# Found trying it as a new user: policies that would silently keep nothing are refused.
+
+
+def test_balancing_by_a_field_no_synthetic_row_shares_with_the_humans_is_refused(tied, tmp_path):
+    # The human tea rows have a topic; these candidates have none.
+    with pytest.raises(InvalidInput, match="none of the 8 approved synthetic rows has a value of 'topic'"):
+        export_create(
+            campaign_slugs=["tea"],
+            source_names=["tea"],
+            fmt="jsonl",
+            out=tmp_path / "out",
+            balance_by="topic",
+        )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_generator_share_no_mix_can_meet_is_refused_and_a_met_one_is_counted_apart(tied):
+    with pytest.raises(InvalidInput, match=r"2 generator model.*lowest share 2 models can meet is 0\.50"):
+        export_preview(campaign_slugs=["tea"], source_names=["tea"], max_synthetic=0.5, max_per_generator=0.2)
+    preview = export_preview(
+        campaign_slugs=["tea"], source_names=["tea"], max_synthetic=0.5, max_per_generator=0.5
+    )
+    assert preview["excluded"] == {
+        "approved_synthetic_in_a_stratum_without_human_rows": 0,
+        "approved_synthetic_over_cap": 0,
+        "approved_synthetic_over_generator_cap": 2,
+        "approved_synthetic_over_depth": 0,
+    }
+
+
+def test_a_ladder_step_says_its_cap_came_from_the_ladder(tied, tmp_path):
+    export_create(
+        campaign_slugs=["tea"], source_names=["tea"], fmt="jsonl", out=tmp_path / "out", ladder=[0.0, 0.2]
+    )
+    step = manifest(tmp_path / "out" / "synthetic-0.20")
+    assert step["policy"]["max_synthetic"] == 0.2
+    assert (
+        step["policy"]["from"]["max_synthetic"]
+        == "--ladder: one step, under the cap 0.3 (the mixture of tea)"
+    )
+    index = manifest(tmp_path / "out")
+    assert (
+        index["policy"]["from"]["max_synthetic"] == "the mixture of tea: the cap the --ladder steps lie under"
+    )
+    sheet = (tmp_path / "out" / "synthetic-0.00" / "DATASHEET.md").read_text()
+    assert "| max_synthetic | 0.0 | --ladder: one step" in sheet
+
+
+def test_a_preview_of_a_ladder_gives_each_step(tied):
+    preview = export_preview(campaign_slugs=["tea"], source_names=["tea"], ladder=[0.0, 0.2])
+    assert [(s["max_synthetic"], s["synthetic"], s["total"]) for s in preview["ladder"]] == [
+        (0.0, 0, 10),
+        (0.2, 2, 12),
+    ]
+
+
+def test_a_held_out_export_refuses_the_policy_it_cannot_apply_and_its_datasheet_says_what_it_is(
+    tea_sources, tmp_path
+):
+    with pytest.raises(
+        InvalidInput, match="--split heldout holds no synthetic data: --max-synthetic does not apply"
+    ):
+        export_create(
+            source_names=["tea-heldout"],
+            campaign_slugs=[],
+            fmt="jsonl",
+            out=tmp_path / "x",
+            split="heldout",
+            max_synthetic=0.2,
+        )
+    export_create(
+        source_names=["tea-heldout"], campaign_slugs=[], fmt="jsonl", out=tmp_path / "out", split="heldout"
+    )
+    sheet = (tmp_path / "out" / "DATASHEET.md").read_text()
+    assert "Why: An evaluation set" in sheet and "Why the cap" not in sheet
+    assert "eligible were kept" not in sheet and "every row of the held-out sources" in sheet
+    assert "| synthetic | 0 | 0 | - | - | - |" in sheet
+
+
+def test_a_bad_ladder_is_one_line(tied, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match=r"--ladder '0,abc': give fractions separated by commas"):
+        call_command(
+            "export_dataset",
+            "--campaign",
+            "tea",
+            "--source",
+            "tea",
+            "--ladder",
+            "0,abc",
+            "--out",
+            str(tmp_path / "o"),
+        )

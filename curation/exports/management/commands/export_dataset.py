@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import logging
+import os
+import sys
+
 from django.core.management.base import BaseCommand, CommandError
 
 from curation.core.errors import AssayError
@@ -45,7 +49,7 @@ class Command(BaseCommand):
             help="the largest share of the synthetic rows one generator model may supply (default: the "
             "campaigns' mixture.max_per_generator, the lowest of several; none without)",
         )
-        parser.add_argument("--ladder", type=_ladder, help="caps for an ablation series, e.g. 0,0.1,0.2,0.3")
+        parser.add_argument("--ladder", help="caps for an ablation series, e.g. 0,0.1,0.2,0.3")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
             "--split",
@@ -59,6 +63,13 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         if not opts["campaign"] and not opts["source"]:
             raise CommandError("give at least one --campaign or --source")
+        # The export prints one line; an encoder loaded for edited rows must not chatter.
+        logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        if "transformers" in sys.modules:  # imported already: its bar setting was read then
+            sys.modules["transformers"].utils.logging.disable_progress_bar()
+        # Parsed here, not by argparse: a bad value is one line, not a traceback.
+        ladder = _ladder(opts["ladder"]) if opts["ladder"] is not None else None
         try:
             export = export_create(
                 campaign_slugs=opts["campaign"],
@@ -69,7 +80,7 @@ class Command(BaseCommand):
                 balance_by=opts["balance_by"],
                 max_depth=opts["max_depth"],
                 max_per_generator=opts["max_per_generator"],
-                ladder=opts["ladder"],
+                ladder=ladder,
                 seed=opts["seed"],
                 split=opts["split"],
             )
