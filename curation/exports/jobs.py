@@ -151,8 +151,11 @@ def export_job_create(*, folder: str, user: User | None = None, **params: Any) -
                 params=p.model_dump(),
                 out_dir=str(out),
                 created_by=user,
-                # The preview's count, so the page shows a total from the start; writing corrects it.
-                rows_total=0 if p.ladder else preview["counts"]["total"],
+                # The preview's count (a ladder: every step's rows, as written), so the page shows
+                # a total from the start; writing corrects it.
+                rows_total=sum(s["total"] for s in preview["ladder"])
+                if p.ladder
+                else preview["counts"]["total"],
             )
             enqueue_on_commit(TASK, job.pk, queue=QUEUE)
     except IntegrityError:  # a job for the same folder was created meanwhile (the partial unique constraint)

@@ -338,3 +338,12 @@ def test_a_lost_message_is_published_again_once_a_worker_has_room(
     assert export_jobs_sweep()["export_jobs_republished"] == 0  # once per STALE_SECONDS
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED
+
+
+def test_a_ladder_job_shows_every_steps_rows_from_the_start(approved_tea, alice, export_root):
+    job = export_job_create(folder="tea-ladder", user=alice, **{**TEA, "ladder": [0.0, 0.3]})
+    # 10 human rows at 0.0; 10 + 4 at 0.3: what the worker will count as it writes.
+    assert job.rows_total == 24
+    assert run_task(job) == "done"
+    job.refresh_from_db()
+    assert (job.rows_done, job.rows_total) == (24, 24)
