@@ -24,7 +24,7 @@ import numpy as np
 from workers.metrics.k_center import farthest_point_order
 
 # Farthest-point costs (tied items) x (items picked) dot products; past this many, the
-# picks are made from a seeded sample of the tie (its first items by seeded rank).
+# picks are made from the first items of the tie in ranking order (mean score, then seeded rank).
 BUDGET = 50_000_000
 SEEDS = 4096  # kept rows the picks are kept away from (evenly spaced along the ranking)
 
