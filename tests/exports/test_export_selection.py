@@ -76,8 +76,10 @@ def test_a_cap_through_equally_good_rows_keeps_the_tails(tied, tmp_path):
     assert sel["farthest_point"] == [{"stratum": "all", "tied": 8, "considered": 8, "picked": 4}]
     versus = sel["kept_vs_random"]
     assert versus["sample"] == 4
-    assert versus["kept"]["mean_distance"] > versus["random"]["mean_distance"]
-    assert versus["kept"]["vendi"] > versus["random"]["vendi"]
+    # The kept four are the most diverse four there are; a random four can at best tie them
+    # (which four it draws depends on the rows' ids, so on the database).
+    assert versus["kept"]["mean_distance"] >= versus["random"]["mean_distance"]
+    assert versus["kept"]["vendi"] >= versus["random"]["vendi"]
     assert "Diversity kept against a random choice" in (tmp_path / "out" / "DATASHEET.md").read_text()
 
 
