@@ -310,15 +310,27 @@ def _check_selection(plan: Plan) -> None:
 
 
 def _vectors(keys: list[int]) -> np.ndarray:
-    """The candidates' stored embeddings, in the keys' order; one not stored (a scorer
-    without the embedding critic) is encoded here from its response, and not stored."""
+    """The candidates' embeddings as exported, in the keys' order: the stored one of the
+    response, or, for a response an expert edited (the stored vector is the generator's
+    text) or one not stored (a scorer without the embedding critic), encoded here from the
+    text the export writes, and not stored."""
     ids = [int(k) for k in keys]
     found: dict[int, np.ndarray] = {}
+    edited: dict[int, str] = {}
     for i in range(0, len(ids), CHUNK):
-        found.update(candidate_vectors(ids[i : i + CHUNK]))
+        part = ids[i : i + CHUNK]
+        found.update(candidate_vectors(part))
+        edited.update(
+            Candidate.objects.filter(pk__in=part, edited_response__isnull=False).values_list(
+                "pk", "edited_response"
+            )
+        )
+    for pk in edited:
+        found.pop(pk, None)
     missing = [pk for pk in ids if pk not in found]
     if missing:
         texts = dict(Candidate.objects.filter(pk__in=missing).values_list("pk", "response"))
+        texts.update(edited)
         fresh = embeddings.get_encoder().encode([texts[pk] for pk in missing])
         found.update(zip(missing, fresh, strict=True))
     return np.stack([found[pk] for pk in ids]) if ids else np.zeros((0, embeddings.DIM), np.float32)

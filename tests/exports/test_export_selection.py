@@ -287,3 +287,20 @@ def test_a_bad_ladder_is_one_line(tied, tmp_path):
             "--out",
             str(tmp_path / "o"),
         )
+
+
+def test_an_edited_response_is_measured_as_exported_not_as_generated(approved_tea):
+    """The stored embedding is of the generator's text; selection and the kept-versus-random
+    figures measure the expert's edit, as the export writes it (and as its diversity does)."""
+    import numpy as np
+
+    from curation.campaigns.models import Candidate
+    from curation.exports.services import _vectors
+    from tests.support.exports import EDITED
+    from workers.critics.embeddings import get_encoder
+
+    edited = Candidate.objects.get(external_id="syn-2")
+    plain = Candidate.objects.get(external_id="syn-1")
+    got = _vectors([edited.pk, plain.pk])
+    want = get_encoder().encode([EDITED, plain.response])
+    assert np.allclose(got, want, atol=1e-5)
