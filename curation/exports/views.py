@@ -5,6 +5,7 @@ with its summary, files, datasheet and manifest. Writing happens in a worker, ne
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -191,6 +192,20 @@ def export_job_live(request: HttpRequest, job_id: int) -> HttpResponse:
     return render(request, "exports/_job.html", {"job": job, "workers": live_workers(QUEUE)})
 
 
+HEADING = re.compile(r"#{1,5} ")
+
+
+def _nested(markdown: str) -> str:
+    """A document shown inside the page: each heading one level down, so the page keeps its
+    single <h1> (a line that merely starts with '#' inside a code block is left alone)."""
+    out, fenced = [], False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        out.append("#" + line if not fenced and HEADING.match(line) else line)
+    return "\n".join(out)
+
+
 @login_required
 def export_detail(request: HttpRequest, export_id: int) -> HttpResponse:
     export = _export(export_id)
@@ -201,7 +216,10 @@ def export_detail(request: HttpRequest, export_id: int) -> HttpResponse:
             continue
         try:
             datasheets.append(
-                {"name": f["name"], "html": document_html(export_file_text(export=export, name=f["name"]))}
+                {
+                    "name": f["name"],
+                    "html": document_html(_nested(export_file_text(export=export, name=f["name"]))),
+                }
             )
         except NotFound as e:
             datasheets.append({"name": f["name"], "error": str(e)})

@@ -197,7 +197,9 @@ def test_the_export_page_shows_the_summary_files_datasheet_and_manifest(
         assert f">{f['size']}<" in html
     assert 'data-datasheet="DATASHEET.md"' in html
     sheet = html.split('data-datasheet="DATASHEET.md"')[1].split("</details>")[0]
-    assert "<h1>" in sheet and "<table>" in sheet  # Markdown rendered as HTML, tables included
+    # Markdown rendered as HTML, tables included, its headings one level under the page's one <h1>.
+    assert "<h2>Datasheet</h2>" in sheet and "<h3>Sources</h3>" in sheet and "<table>" in sheet
+    assert html.count("<h1") == 1
     manifest = html.split("data-manifest>")[1].split("</pre>")[0]
     assert "\n  &quot;counts&quot;: {\n" in manifest  # pretty-printed (and escaped)
     assert f'href="/exports/jobs/{job.pk}/"' in html
