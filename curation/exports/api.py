@@ -9,10 +9,9 @@ from django.utils.http import content_disposition_header
 from ninja import Field, Router, Schema, Status
 
 from curation.core.auth import ADMIN, READ, require_role
-from curation.exports.jobs import export_job_create
+from curation.exports.jobs import export_job_create, export_preview_request
 from curation.exports.models import ExportJob
 from curation.exports.selectors import export_file_open, export_get, export_job_get, export_list
-from curation.exports.services import export_preview
 
 router = Router(tags=["exports"])
 
@@ -110,7 +109,7 @@ def export_preview_endpoint(request: HttpRequest, body: PreviewIn):
     each value came from, the counts and the synthetic share per stratum. Refused exactly as
     the export would be (400 with the reason)."""
     require_role(request, ADMIN)
-    return export_preview(**body.params())
+    return export_preview_request(**body.params())
 
 
 @router.get("/exports/jobs/{job_id}", response=JobOut, url_name="export_job_status")

@@ -128,6 +128,36 @@ def _check_folder(out: Path) -> None:
         raise Conflict(f"folder {name!r} is being written by export job {live}: choose another name")
 
 
+# The export's messages name the command's flags; a page or an API request names fields.
+FLAG_FIELDS = {
+    "--max-synthetic": "max_synthetic",
+    "--balance-by": "balance_by",
+    "--max-depth": "max_depth",
+    "--max-per-generator": "max_per_generator",
+    "--ladder": "ladder",
+    "--split": "split",
+    "--format": "format",
+    "--campaign": "campaigns",
+    "--source": "sources",
+    "--out": "folder",
+}
+_FLAG = re.compile("|".join(re.escape(flag) + r"\b(?!-)" for flag in FLAG_FIELDS))
+
+
+def worded_for_requests(message: str) -> str:
+    """An export's message as a page or API user reads it: fields, not command flags."""
+    return _FLAG.sub(lambda m: FLAG_FIELDS[m.group(0)], message)
+
+
+def export_preview_request(**params: Any) -> dict[str, Any]:
+    """export_preview for a page or an API request: the same checks, its refusals worded
+    with the request's field names."""
+    try:
+        return export_preview(**params)
+    except AssayError as e:
+        raise type(e)(worded_for_requests(str(e))) from None
+
+
 def export_job_create(*, folder: str, user: User | None = None, **params: Any) -> ExportJob:
     """Queue an export into `folder` (a name under the export root). `params` are
     export_create's keywords (campaign_slugs, source_names, fmt, max_synthetic, ...). Bad
@@ -138,7 +168,7 @@ def export_job_create(*, folder: str, user: User | None = None, **params: Any) -
     if p.fmt not in FORMATS:
         raise InvalidInput(f"format {p.fmt!r}: this version writes {', '.join(FORMATS)}")
     _check_folder(out)  # first: it is cheap, and the preview plans every row
-    preview = export_preview(**p.preview_kwargs())
+    preview = export_preview_request(**p.preview_kwargs())
     policy = preview["policy"]
     if p.ladder and any(not 0 <= f <= policy["max_synthetic"] for f in p.ladder):
         raise InvalidInput(
@@ -222,7 +252,7 @@ def _run(job: ExportJob) -> str:
         log.warning("export job %s: handed on while this worker wrote it; the new holder finishes it", job.pk)
         return "handed on"
     except AssayError as e:  # the user's to fix (the data changed since the preview, the folder filled)
-        return _attempt_failed(job, str(e), permanent=True)
+        return _attempt_failed(job, worded_for_requests(str(e)), permanent=True)
     except Exception as e:  # a full disk, a database blip, a bug, the time limit: worth another attempt
         log.exception("export job %s: attempt %s failed", job.pk, job.attempts)
         return _attempt_failed(job, describe(e), permanent=False)

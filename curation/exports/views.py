@@ -19,7 +19,7 @@ from curation.campaigns.selectors import campaign_list
 from curation.core.errors import AssayError, Conflict, NotFound
 from curation.core.local_worker import live_workers
 from curation.exports.forms import ExportForm, default_folder
-from curation.exports.jobs import QUEUE, export_job_create, export_root
+from curation.exports.jobs import QUEUE, export_job_create, export_preview_request, export_root
 from curation.exports.models import Export, ExportJob
 from curation.exports.selectors import (
     export_file_open,
@@ -30,7 +30,6 @@ from curation.exports.selectors import (
     export_job_of,
     export_list,
 )
-from curation.exports.services import export_preview
 from curation.review.guidelines import document_html
 from curation.sources.selectors import source_list
 
@@ -162,7 +161,7 @@ def export_new(request: HttpRequest) -> HttpResponse:
                     job = export_job_create(user=request.user, **form.job_params())
                     messages.success(request, f"Export job {job.pk} queued: it writes {job.folder}.")
                     return redirect("export_job", job_id=job.pk)
-                raw = export_preview(**form.preview_params())
+                raw = export_preview_request(**form.preview_params())
                 preview = {**_summary(raw), "steps": raw["ladder"]}
             except AssayError as e:
                 error, status = str(e), 409 if isinstance(e, Conflict) else 400

@@ -81,7 +81,7 @@ def test_the_preview_says_what_an_export_would_hold(api, approved_tea, alice, to
     [
         ({**TEA, "campaigns": ["nope"], "folder": "x"}, 404, "no campaign 'nope'"),
         ({**TEA, "sources": ["tea-heldout"], "folder": "x"}, 400, "source 'tea-heldout' is held-out"),
-        ({**TEA, "max_synthetic": 2, "folder": "x"}, 400, "--max-synthetic must be at least 0 and below 1"),
+        ({**TEA, "max_synthetic": 2, "folder": "x"}, 400, "max_synthetic must be at least 0 and below 1"),
         ({**TEA, "folder": "../../etc"}, 400, "give a plain folder name"),
         ({**TEA, "folder": "a/b"}, 400, "give a plain folder name"),
         ({**TEA, "folder": "x", "format": "csv"}, 400, "format:"),

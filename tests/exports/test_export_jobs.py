@@ -119,9 +119,9 @@ def test_a_worker_that_lost_its_job_stops_writing(approved_tea, export_root):
     [
         ({"campaign_slugs": ["nope"]}, "no campaign 'nope'"),
         ({"source_names": ["tea", "tea-heldout"]}, "source 'tea-heldout' is held-out"),
-        ({"max_synthetic": 1.5}, "--max-synthetic must be at least 0 and below 1"),
-        ({"max_depth": 0}, "--max-depth must be at least 1"),
-        ({"balance_by": "colour"}, "--balance-by colour: no exported row has a metadata field 'colour'"),
+        ({"max_synthetic": 1.5}, "max_synthetic must be at least 0 and below 1"),
+        ({"max_depth": 0}, "max_depth must be at least 1"),
+        ({"balance_by": "colour"}, "balance_by colour: no exported row has a metadata field 'colour'"),
         ({"fmt": "csv"}, "format 'csv': this version writes jsonl, parquet, hf"),
         ({"ladder": [0.1, 0.5]}, "ladder steps must lie between 0 and the cap 0.3"),
         ({"seed": "many"}, "seed: Input should be a valid integer"),
@@ -347,3 +347,20 @@ def test_a_ladder_job_shows_every_steps_rows_from_the_start(approved_tea, alice,
     assert run_task(job) == "done"
     job.refresh_from_db()
     assert (job.rows_done, job.rows_total) == (24, 24)
+
+
+def test_a_requests_refusal_names_fields_not_command_flags():
+    from curation.exports.jobs import worded_for_requests
+
+    assert worded_for_requests("--out /x: exists and is not empty") == "folder /x: exists and is not empty"
+    assert (
+        worded_for_requests("--split heldout exports held-out sources alone: no --campaign, no --ladder")
+        == "split heldout exports held-out sources alone: no campaigns, no ladder"
+    )
+    assert worded_for_requests("--max-per-generator 0.2: with 2 generator model(s)") == (
+        "max_per_generator 0.2: with 2 generator model(s)"
+    )
+    assert (
+        worded_for_requests("a --campaigns-like word --outer stays")
+        == "a --campaigns-like word --outer stays"
+    )
