@@ -69,3 +69,16 @@ def test_the_content_hash_is_that_of_the_standard_librarys_canonical_json():
     ):
         canonical = json.dumps(sample, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         assert content_sha256(sample) == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_a_value_orjson_cannot_write_is_written_by_the_standard_library(fmt, tmp_path):
+    """A source's metadata may hold an integer past 64 bits: the export writes it exactly."""
+    record = {"id": "big", "prompt": "p", "response": "r", "metadata": {"n": 2**70}, "provenance": {}}
+    writer = writers.WRITERS[fmt](tmp_path)
+    writer.write(record)
+    writer.close()
+    if fmt == "jsonl":
+        assert json.loads((tmp_path / "data.jsonl").read_text())["metadata"] == {"n": 2**70}
+    else:
+        assert json.loads(pq.read_table(tmp_path / "data.parquet")["metadata"][0].as_py()) == {"n": 2**70}
