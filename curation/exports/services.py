@@ -4,7 +4,6 @@ an immutable Export record. Runs in a command or a worker, never in a request.""
 from __future__ import annotations
 
 import functools
-import heapq
 import json
 import math
 import shutil
@@ -19,27 +18,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 from django.conf import settings
-from django.db.models import Avg, Count, JSONField, OuterRef, Q, Subquery, Value
-from django.db.models.fields.json import KeyTransform
+from django.db import connection
+from django.db.models import Avg, Count, OuterRef, Q, Subquery
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
 from curation.accounts.models import User
 from curation.campaigns.models import Campaign, Candidate, CandidateStatus
 from curation.core.errors import InvalidInput, NotFound
-from curation.exports import mixture, rows
+from curation.exports import mixture, parallel, passes, rows, spill
 from curation.exports.datasheet import datasheet
 from curation.exports.models import Export
 from curation.exports.policy import Policy, policy_resolve
-from curation.exports.records import (
-    CANDIDATE_FIELDS,
-    EXAMPLE_FIELDS,
-    human_record,
-    is_edited,
-    synthetic_record,
-)
 from curation.exports.writers import WRITERS, sha256_of
-from curation.generation.models import GenerationBatch
 from curation.metrics.reference import candidate_vectors
 from curation.metrics.reports import ExportTally
 from curation.review.models import Decision, Review
@@ -93,13 +86,6 @@ def code_version() -> str:
         return f"assay {v}+g{sha}"
     except (OSError, subprocess.SubprocessError):
         return f"assay {v}"
-
-
-def _stratum(metadata: dict, field: str | None) -> str:
-    if field is None:
-        return "all"
-    value = metadata.get(field)
-    return "(none)" if value is None else str(value)
 
 
 def _inputs(
@@ -266,6 +252,8 @@ def _prepare(
             "--ladder is not supported yet: the steps would not nest; export each cap on its own"
         )
     steps = sorted(set(ladder or []))
+    if len(steps) > 100:
+        raise InvalidInput("--ladder: at most 100 steps")
     if any(not 0 <= f <= policy.max_synthetic for f in steps):
         raise InvalidInput(
             f"--ladder steps must lie between 0 and the cap {policy.max_synthetic} "
@@ -412,7 +400,7 @@ def _mixture_figures(
 
 
 def _check_plan(plan: Plan) -> None:
-    if not len(plan.humans) and not len(plan.pool):
+    if not plan.humans and not len(plan.pool):
         raise InvalidInput(
             "nothing to export: the sources hold no rows and no campaign has approved candidates"
         )
@@ -425,47 +413,118 @@ def _check_plan(plan: Plan) -> None:
 def _write_all(
     out: Path, plan: Plan, steps: list[float], fmt: str, progress: Callable[[int, int], None] | None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """One export, or one folder per ladder step under an index manifest."""
+    """One export, or one folder per ladder step under an index manifest. The rows are
+    read once, in two passes (`passes.py`), for every step."""
     caps = steps or [plan.policy.max_synthetic]
-    total = sum(len(plan.humans) + len(plan.selection.kept(f)) for f in caps)
-    meter = _Meter(total, progress)
-    if not steps:
-        manifest = _write(out, plan, plan.policy.max_synthetic, fmt, meter)
-        return manifest, manifest["files"]
-    files: list[dict[str, Any]] = []
-    index = {
-        "inputs": plan.inputs,
-        "policy": _ladder_policy(plan.policy),
-        "ladder": [],
-        "code_version": code_version(),
-        "why": WHY,
+    keys, levels = passes.levels_of(caps, plan.selection.indices, plan.pool.keys)
+    kept = [int(np.count_nonzero(levels <= j)) for j in range(len(caps))]
+    meter = _Meter(plan.humans + len(keys) + sum(plan.humans + n for n in kept), progress)
+    encode = WRITERS[fmt].encode
+    work = out / ".spill"  # inside the folder being written: a killed export's leftovers go with it
+    bits = spill.bits_for(plan.humans + len(keys))
+    policy = plan.policy
+    reading = {
+        "sources": plan.sources,
+        "seed": policy.seed,
+        "field": policy.balance_by,
+        "expected": plan.humans_by_stratum,
+        "encode": encode,
     }
-    for f in steps:
-        folder = f"synthetic-{f:.2f}"
-        manifest = _write(out / folder, plan, f, fmt, meter, step=True)
-        files += [{**x, "name": f"{folder}/{x['name']}"} for x in manifest["files"]]
-        index["ladder"].append(
-            {
-                "folder": folder,
-                "max_synthetic": f,
-                "counts": manifest["counts"],
-                "synthetic_fraction": manifest["synthetic_fraction"],
-                "diversity": manifest["diversity"],
-            }
+    aside = None
+    try:
+        if parallel.usable(plan.humans):
+            # The human rows are read by a child process while this one reads the synthetic.
+            aside = parallel.Aside(work / "human", bits, meter.advance, **reading)
+            advance = _polling(meter.advance, aside)
+        else:
+            humans = passes.humans_spill(work / "human", bits, advance=meter.advance, **reading)
+            advance = meter.advance
+        synthetic, tallies = passes.synthetic_spill(
+            work / "synthetic",
+            bits,
+            plan.campaigns,
+            max_depth=policy.max_depth,
+            keys=keys,
+            levels=levels,
+            seed=policy.seed,
+            field=policy.balance_by,
+            encode=encode,
+            advance=advance,
         )
-    _dump(out / "manifest.json", index)
-    return index, files
+        if aside is not None:
+            humans, aside = aside.join(), None
+        spilled = _Spilled(humans, synthetic, tallies)
+        if not steps:
+            manifest = _write(out, plan, spilled, 0, plan.policy.max_synthetic, fmt, meter)
+            return manifest, manifest["files"]
+        files: list[dict[str, Any]] = []
+        index = {
+            "inputs": plan.inputs,
+            "policy": _ladder_policy(plan.policy),
+            "ladder": [],
+            "code_version": code_version(),
+            "why": WHY,
+        }
+        for j, f in enumerate(steps):
+            folder = f"synthetic-{f:.2f}"
+            manifest = _write(out / folder, plan, spilled, j, f, fmt, meter, step=True)
+            files += [{**x, "name": f"{folder}/{x['name']}"} for x in manifest["files"]]
+            index["ladder"].append(
+                {
+                    "folder": folder,
+                    "max_synthetic": f,
+                    "counts": manifest["counts"],
+                    "synthetic_fraction": manifest["synthetic_fraction"],
+                    "diversity": manifest["diversity"],
+                }
+            )
+        _dump(out / "manifest.json", index)
+        return index, files
+    finally:
+        if aside is not None:
+            aside.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _polling(advance: Callable[[int], None], aside: parallel.Aside) -> Callable[[int], None]:
+    """`advance`, hearing the child's progress too each time."""
+
+    def both(n: int) -> None:
+        advance(n)
+        aside.poll()
+
+    return both
+
+
+@dataclass
+class _Spilled:
+    humans: spill.Spill
+    synthetic: spill.Spill
+    tallies: list[Counter]  # per ladder level: (origin, stratum, generator, depth, experts) -> rows
+
+    def level(self, j: int) -> Counter:
+        """The synthetic rows step j keeps: its level and those below (the steps nest)."""
+        return sum(self.tallies[: j + 1], Counter())
+
+    def merged(self, j: int) -> Iterator[tuple[int, int, int, int, bytes]]:
+        """Step j's records in seeded-rank order: (rank, side (0 human, 1 synthetic), id,
+        flags, encoded record); of equal ranks, humans first, then by id."""
+        for i in range(len(self.humans)):
+            bucket = self.humans.bucket(i, 0)
+            bucket += [r for r in self.synthetic.bucket(i, 1) if r[3] >> 1 <= j]
+            bucket.sort()
+            yield from bucket
 
 
 class _Meter:
-    """Counts written rows and tells `progress` every CHUNK rows and at the end."""
+    """Counts rows read and written and tells `progress` every CHUNK rows and at the end."""
 
     def __init__(self, total: int, progress: Callable[[int, int], None] | None) -> None:
         self.total, self.done, self._progress = total, 0, progress
 
-    def tick(self) -> None:
-        self.done += 1
-        if self._progress and (self.done % CHUNK == 0 or self.done == self.total):
+    def advance(self, n: int = 1) -> None:
+        before, self.done = self.done, self.done + n
+        if self._progress and (self.done // CHUNK != before // CHUNK or self.done == self.total):
             self._progress(self.done, self.total)
 
 
@@ -473,7 +532,9 @@ class _Meter:
 class Plan:
     policy: Policy
     inputs: dict[str, Any]
-    humans: mixture.RowOrder  # example pks in output order
+    campaigns: list[Campaign]
+    sources: list[Source]
+    humans: int  # human rows, all exported
     humans_by_stratum: Counter
     pool: mixture.Pool  # approved synthetic within the depth limit, ranked
     excluded_depth: int
@@ -482,22 +543,34 @@ class Plan:
     selection: mixture.Selection | None = None
 
 
-def _stratum_value(field: str | None):
-    """The stratum field's value alone, read in the database: the rest of the metadata is
-    not decoded for a million rows to plan them."""
-    return KeyTransform(field, "metadata") if field else Value(None, output_field=JSONField())
+def _stratum_sql(model, field: str | None) -> tuple[str, list]:
+    """SQL of the stratum field's value as JSON text (NULL when absent), read in the
+    database: the rest of the metadata is not decoded for a million rows to plan them.
+    The same text on PostgreSQL and SQLite, so `passes.stratum` of it is the label the
+    row's decoded metadata gives."""
+    if not field:
+        return "NULL", []
+    column = f"{rows.table(model)}.{rows.column(model, 'metadata')}"
+    return (f"({column} -> %s)::text" if connection.vendor == "postgresql" else f"{column} -> %s"), [field]
+
+
+def _label(text: str | None, field: str | None) -> str:
+    return passes.stratum({field: None if text is None else orjson.loads(text)} if field else {}, field)
 
 
 def _plan(campaigns: list[Campaign], sources: list[Source], policy: Policy) -> Plan:
-    humans_by_stratum: Counter = Counter()
     field = policy.balance_by
-    examples = Example.objects.filter(source__in=sources).values_list(
-        "pk", "external_id", _stratum_value(field)
-    )
-    humans = mixture.RowOrder()
-    for pk, ext, value in examples.iterator(chunk_size=5000):
-        humans_by_stratum[_stratum({field: value}, field)] += 1
-        humans.add(mixture.seeded_rank(policy.seed, ext or f"example-{pk}"), pk)
+    # Counted in the database, one row a value; the rows themselves are read when written.
+    sql, params = _stratum_sql(Example, field)
+    humans_by_stratum: Counter = Counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {sql}, COUNT(*) FROM {rows.table(Example)} "  # noqa: S608
+            f"WHERE {rows.in_ids(rows.column(Example, 'source_id'))} GROUP BY 1",
+            [*params, rows.ids_param([s.pk for s in sources])],
+        )
+        for text, n in cursor.fetchall():
+            humans_by_stratum[_label(text, field)] += n
 
     approved = Candidate.objects.filter(campaign__in=campaigns, status=CandidateStatus.APPROVED)
     excluded_depth = approved.filter(generation_depth__gt=policy.max_depth).count()
@@ -523,9 +596,8 @@ def _plan(campaigns: list[Campaign], sources: list[Source], policy: Policy) -> P
             quality=Subquery(quality),
             edited=Q(edited_response__isnull=False) | Q(edited_prompt__isnull=False),
         )
-        .values_list(
-            "pk", "external_id", _stratum_value(field), "accepts", "quality", "edited", "generator__model"
-        )
+        .annotate(stratum=RawSQL(*_stratum_sql(Candidate, field)))  # noqa: S611 (names from the models)
+        .values_list("pk", "external_id", "stratum", "accepts", "quality", "edited", "generator__model")
     )
     # Columns, not objects: a million approved rows stay tens of megabytes.
     cols = {name: array(code) for name, (code, _) in COLUMNS.items()}
@@ -534,7 +606,7 @@ def _plan(campaigns: list[Campaign], sources: list[Source], policy: Policy) -> P
     for pk, ext, value, accepts, quality, edited, model in stats.iterator(chunk_size=5000):
         q = quality if quality is not None else -1.0
         cols["pk"].append(pk)
-        cols["stratum"].append(labels.setdefault(_stratum({field: value}, field), len(labels)))
+        cols["stratum"].append(labels.setdefault(_label(value, field), len(labels)))
         cols["edited"].append(-int(edited))
         cols["accepts"].append(-accepts)
         cols["band"].append(-math.floor(round(q / QUALITY_BAND, 9)))
@@ -559,50 +631,17 @@ def _plan(campaigns: list[Campaign], sources: list[Source], policy: Policy) -> P
     for c in sorted(campaigns, key=lambda c: c.slug):
         figures = campaign_agreement(campaign=c)
         agreement[c.slug] = {k: figures[k] for k in ("items", "percent", "kappa", "alpha")}
-    return Plan(policy, inputs, humans.sorted(), humans_by_stratum, pool, excluded_depth, agreement)
-
-
-def _humans(order: mixture.RowOrder) -> Iterator[tuple[int, dict[str, Any], int, bool]]:
-    sources = {pk: (name, lic) for pk, name, lic in Source.objects.values_list("pk", "name", "license")}
-    for part in order.parts(CHUNK):
-        found = rows.fetch(Example, EXAMPLE_FIELDS, [pk for _, pk in part])
-        for rank, pk in part:
-            row = found[pk]
-            name, lic = sources[row["source_id"]]
-            yield rank, human_record(row, source=name, license=lic), pk, False
-
-
-def _synthetic(order: mixture.RowOrder) -> Iterator[tuple[int, dict[str, Any], int, bool]]:
-    campaigns = dict(Campaign.objects.values_list("pk", "slug"))
-    campaign_sources = dict(Campaign.objects.values_list("pk", "source__name"))
-    templates: dict[int, str] = {}
-    for part in order.parts(CHUNK):
-        chunk = [pk for _, pk in part]
-        found = rows.fetch(Candidate, CANDIDATE_FIELDS, chunk)
-        critics = rows.critic_scores(chunk)
-        reviewers = rows.reviewer_names(chunk, skip=Decision.SKIP)
-        adjudicated = rows.adjudicators(chunk)
-        batches = {r["batch_id"] for r in found.values() if r["batch_id"]} - set(templates)
-        if batches:
-            templates.update(
-                GenerationBatch.objects.filter(pk__in=batches).values_list("pk", "prompt_template")
-            )
-        for rank, pk in part:
-            row = found[pk]
-            yield (
-                rank,
-                synthetic_record(
-                    row,
-                    source=campaign_sources[row["campaign_id"]],
-                    campaign=campaigns[row["campaign_id"]],
-                    critics=critics[pk],
-                    reviewers=reviewers[pk],
-                    prompt_template=templates.get(row["batch_id"], ""),
-                    adjudicated_by=adjudicated.get(pk),
-                ),
-                pk,
-                is_edited(row),
-            )
+    return Plan(
+        policy,
+        inputs,
+        campaigns,
+        sources,
+        sum(humans_by_stratum.values()),
+        humans_by_stratum,
+        pool,
+        excluded_depth,
+        agreement,
+    )
 
 
 def _ladder_policy(policy: Policy) -> dict[str, Any]:
@@ -624,54 +663,53 @@ def _step_policy(policy: Policy, f: float) -> dict[str, Any]:
     return d
 
 
-def _write(folder: Path, plan: Plan, f: float, fmt: str, meter: _Meter, step: bool = False) -> dict[str, Any]:
+def _write(
+    folder: Path, plan: Plan, spilled: _Spilled, j: int, f: float, fmt: str, meter: _Meter, step: bool = False
+) -> dict[str, Any]:
+    """Step j (cap f) of what was spilled, written in seeded-rank order, with its manifest."""
     policy = plan.policy
     kept = plan.selection.kept(f)
-    # One seeded order for every record: humans and synthetic interleave, reproducibly.
-    synthetic_order = mixture.RowOrder()
-    for k in kept:
-        synthetic_order.add(mixture.seeded_rank(policy.seed, k), int(k))
-    synthetic_order.sorted()
     folder.mkdir(parents=True, exist_ok=True)
-    counts: Counter = Counter()
+    counts: Counter = Counter({"human": plan.humans})
     by_stratum: dict[str, Counter] = defaultdict(Counter)
-    tally = ExportTally(
-        {"human": len(plan.humans), "synthetic": len(kept), "whole": len(plan.humans) + len(kept)}
-    )
+    for label, n in plan.humans_by_stratum.items():
+        by_stratum[label]["human"] += n
     by_generator: Counter = Counter()
-    by_depth: Counter = Counter()
+    by_depth: Counter = Counter({0: plan.humans} if plan.humans else {})
     seen = overlapped = 0
+    for (origin, label, generator, depth, experts), n in spilled.level(j).items():
+        counts[origin] += n
+        by_stratum[label]["synthetic"] += n
+        by_generator[generator] += n
+        by_depth[depth] += n
+        seen += n * (experts > 0)
+        overlapped += n * (experts > 1)
+    written_rows = plan.humans + len(kept)
+    tally = ExportTally({"human": plan.humans, "synthetic": len(kept), "whole": written_rows})
     writer = WRITERS[fmt](folder)
-    written_rows = 0
+    done = 0
     try:
-        merged = heapq.merge(_humans(plan.humans), _synthetic(synthetic_order), key=lambda x: x[0])
-        for rank, record, pk, edited in merged:
-            writer.write(record)
-            written_rows += 1
-            meter.tick()
-            prov = record["provenance"]
-            origin = prov["origin"]
-            counts[origin] += 1
-            side = "human" if origin == "human" else "synthetic"
-            by_stratum[_stratum(record["metadata"], policy.balance_by)][side] += 1
-            by_depth[prov["generation_depth"]] += 1
-            if side == "synthetic":
-                by_generator[prov["generator"].get("model") or "unknown"] += 1
-                reviewers = len(prov["review"]["reviewers"])
-                seen += reviewers > 0
-                overlapped += reviewers > 1
+        for rank, side, pk, flags, data in spilled.merged(j):
+            writer.write_encoded(data)
+            done += 1
+            if done == CHUNK:
+                meter.advance(done)
+                done = 0
+            part = "synthetic" if side else "human"
             # The row's seeded rank is a uniform hash: it draws the diversity sample too.
             draw = rank / 2**64
-            if tally.wants(side, draw):
-                text = record.get("response") or " ".join(
-                    m["content"] for m in record.get("messages") or [] if m["role"] == "assistant"
+            if tally.wants(part, draw):
+                sample = writer.sample(data)
+                text = sample.get("response") or " ".join(
+                    m["content"] for m in sample.get("messages") or [] if m["role"] == "assistant"
                 )
-                tally.add(side, pk, text, edited, draw)
+                tally.add(part, pk, text, bool(flags & passes.EDITED), draw)
             else:
-                tally.skip(side)
+                tally.skip(part)
+        meter.advance(done)
     finally:
         written = writer.close()
-    synthetic = written_rows - counts["human"]
+    synthetic = written_rows - plan.humans
     manifest = {
         "format": fmt,
         "split": "heldout" if policy.origin.get("split") else "train",

@@ -43,14 +43,31 @@ def _json_bytes(value: Any) -> bytes:
         return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
+def _sample(prompt: str | None, response: str | None, messages: list | None) -> dict[str, Any]:
+    return {"messages": messages} if messages is not None else {"prompt": prompt, "response": response}
+
+
 def _json(value: Any) -> str:
     return _json_bytes(value).decode("utf-8")
 
 
 class Writer(Protocol):
+    """`write(record)`, or in two halves: `encode(record)` to bytes (where the record is
+    built) and `write_encoded(data)` later (where it is written in order), so an export can
+    sort records on disk in between without building them twice. `sample(data)` gives
+    back the sample (prompt/response or messages) of encoded bytes."""
+
     name: str
 
     def write(self, record: dict[str, Any]) -> None: ...
+
+    @staticmethod
+    def encode(record: dict[str, Any]) -> bytes: ...
+
+    @staticmethod
+    def sample(data: bytes) -> dict[str, Any]: ...
+
+    def write_encoded(self, data: bytes) -> None: ...
 
     def close(self) -> list[dict[str, Any]]:
         """{name, rows, sha256} of each file written."""
@@ -64,14 +81,34 @@ class JsonlWriter:
         self._fh = (folder / self.name).open("wb")
         self._digest = hashlib.sha256()
         self._rows = 0
+        self._lines: list[bytes] = []
+
+    @staticmethod
+    def encode(record: dict[str, Any]) -> bytes:
+        return _json_bytes(record) + b"\n"  # the line itself
+
+    @staticmethod
+    def sample(data: bytes) -> dict[str, Any]:
+        record = orjson.loads(data)  # the text only: a number past 64 bits would not matter
+        return _sample(record.get("prompt"), record.get("response"), record.get("messages"))
 
     def write(self, record: dict[str, Any]) -> None:
-        line = _json_bytes(record) + b"\n"
-        self._fh.write(line)
-        self._digest.update(line)
+        self.write_encoded(self.encode(record))
+
+    def write_encoded(self, data: bytes) -> None:
+        self._lines.append(data)
         self._rows += 1
+        if len(self._lines) >= CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        block = b"".join(self._lines)
+        self._fh.write(block)
+        self._digest.update(block)
+        self._lines = []
 
     def close(self) -> list[dict[str, Any]]:
+        self._flush()
         self._fh.close()
         return [{"name": self.name, "rows": self._rows, "sha256": self._digest.hexdigest()}]
 
@@ -82,32 +119,54 @@ class _Columnar:
     _schema = SCHEMA
 
     def __init__(self) -> None:
-        self._columns: dict[str, list] = {name: [] for name in SCHEMA.names}
         self._rows = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self._columns: dict[str, list] = {name: [] for name in SCHEMA.names}
+        self._cells = [self._columns[name] for name in SCHEMA.names]
 
     def _write_table(self, table: pa.Table) -> None:
         raise NotImplementedError
 
-    def write(self, record: dict[str, Any]) -> None:
-        c = self._columns
-        c["id"].append(record["id"])
-        c["prompt"].append(record.get("prompt"))
-        c["response"].append(record.get("response"))
+    @staticmethod
+    def encode(record: dict[str, Any]) -> bytes:
+        """The row's cells in SCHEMA's order, as a JSON array: metadata and provenance are
+        JSON text already (exact, whatever their numbers), the rest strings and messages."""
         messages = record.get("messages")
-        c["messages"].append(
-            None if messages is None else [{"role": m["role"], "content": m["content"]} for m in messages]
+        return orjson.dumps(
+            [
+                record["id"],
+                record.get("prompt"),
+                record.get("response"),
+                None
+                if messages is None
+                else [{"role": m["role"], "content": m["content"]} for m in messages],
+                _json(record.get("metadata") or {}),
+                _json(record.get("provenance") or {}),
+            ]
         )
-        c["metadata"].append(_json(record.get("metadata") or {}))
-        c["provenance"].append(_json(record.get("provenance") or {}))
+
+    @staticmethod
+    def sample(data: bytes) -> dict[str, Any]:
+        _, prompt, response, messages, _, _ = orjson.loads(data)
+        return _sample(prompt, response, messages)
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.write_encoded(self.encode(record))
+
+    def write_encoded(self, data: bytes) -> None:
+        for cells, value in zip(self._cells, orjson.loads(data), strict=True):
+            cells.append(value)
         self._rows += 1
-        if len(c["id"]) >= CHUNK:
+        if len(self._columns["id"]) >= CHUNK:
             self._flush()
 
     def _flush(self) -> None:
         if self._columns["id"]:
             arrays = [pa.array(self._columns[f.name], type=f.type) for f in SCHEMA]
             self._write_table(pa.Table.from_arrays(arrays, schema=self._schema))
-            self._columns = {name: [] for name in SCHEMA.names}
+            self._reset()
 
 
 def sha256_of(path: Path) -> str:

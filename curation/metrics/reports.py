@@ -136,8 +136,8 @@ class ExportTally:
     uniform sample of about SAMPLE of them (a row is in it when its hash, drawn by the
     caller in [0, 1), falls below SAMPLE / rows), so the cost and memory stay flat in the
     rows and figures of exports of different sizes compare; `rows` beside `n` says so.
-    Vectors are the critics' stored ones; an edited response (not what was embedded) is
-    encoded here and not stored."""
+    Vectors are the stored ones; an edited response (not what was embedded), or a row not
+    embedded yet, is encoded here and not stored."""
 
     SAMPLE = 2000
 
@@ -147,8 +147,9 @@ class ExportTally:
         self.rows = {part: rows.get(part) for part in self.parts}
         self.rates = {part: min(1.0, self.SAMPLE / n) if n else 1.0 for part, n in self.rows.items()}
         self.seen = dict.fromkeys(self.parts, 0)
+        # Not indexes.examples_embed(): its two checks scan every example and embedding (seconds
+        # at a million rows), and the sampled rows without a stored vector are encoded in _flush.
         self._buf: list[tuple[tuple[str, ...], str, int, str, bool]] = []
-        indexes.examples_embed()
 
     def wants(self, side: str, draw: float) -> bool:
         """Whether a row of `side` with this draw is in a sample (else `skip` it)."""

@@ -7,7 +7,16 @@ import pytest
 
 from curation.campaigns.models import Candidate
 from curation.exports.records import CANDIDATE_FIELDS, EXAMPLE_FIELDS
-from curation.exports.rows import adjudicators, critic_scores, fetch, reviewer_names
+from curation.exports.rows import (
+    adjudicators,
+    column,
+    critic_scores,
+    fetch,
+    ids_param,
+    in_ids,
+    reviewer_names,
+    scan,
+)
 from curation.sources.models import Example
 
 
@@ -20,6 +29,20 @@ def test_rows_read_fast_equal_the_orms(model, names):
     assert fetch(model, names, ids) == orm
     assert fetch(model, names, ids[:1]) == {ids[0]: orm[ids[0]]}
     assert fetch(model, names, []) == {}
+
+
+@pytest.mark.usefixtures("tea_in_review")
+@pytest.mark.parametrize("model, names", [(Example, EXAMPLE_FIELDS), (Candidate, CANDIDATE_FIELDS)])
+def test_a_scan_reads_every_matching_row_once_in_key_order_as_the_orm_gives_it(model, names):
+    owner = "source_id" if model is Example else "campaign_id"
+    orm = list(model.objects.order_by("pk").values(*names))
+    owners = sorted({r[owner] for r in orm})
+    where = in_ids(column(model, owner))
+    for size in (2, 3, len(orm), len(orm) + 1):  # pages that end on the last row, and that do not
+        pages = list(scan(model, names, where, [ids_param(owners)], size=size))
+        assert all(len(p) <= size for p in pages)
+        assert [r for p in pages for r in p] == orm
+    assert list(scan(model, names, where, [ids_param([-1])])) == []
 
 
 @pytest.mark.usefixtures("tea_in_review")

@@ -82,3 +82,12 @@ def test_a_value_orjson_cannot_write_is_written_by_the_standard_library(fmt, tmp
         assert json.loads((tmp_path / "data.jsonl").read_text())["metadata"] == {"n": 2**70}
     else:
         assert json.loads(pq.read_table(tmp_path / "data.parquet")["metadata"][0].as_py()) == {"n": 2**70}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet", "hf"])
+def test_encoded_records_give_back_their_sample(fmt):
+    """An export spills records encoded and reads the diversity sample's text back from them."""
+    big = {**ROWS[0], "metadata": {"n": 2**70}}
+    codec = writers.WRITERS[fmt]
+    assert codec.sample(codec.encode(big)) == {"prompt": "What is apt?", "response": "A package tool."}
+    assert codec.sample(codec.encode(ROWS[1])) == {"messages": CHAT}
