@@ -202,17 +202,39 @@ def status_kb(field: str) -> int:
 
 
 class RssSampler:
-    """VmRSS once a second in a daemon thread: a coarse timeline of the run's memory."""
+    """VmRSS once a second in a daemon thread: a coarse timeline of the run's memory. Also
+    the largest VmHWM of this process's children, read every quarter second: the export's
+    forked reader of the human rows (ru_maxrss cannot tell it: a child's starts from its
+    parent's, and a `git` the export runs at its end carries the parent's over)."""
 
     def __init__(self, period: float = 1.0) -> None:
         self.t0, self.period, self.samples = time.perf_counter(), period, []
+        self.child_peak_kb = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.period):
-            self.samples.append((round(time.perf_counter() - self.t0, 1), round(status_kb("VmRSS") / 1024)))
+        ticks = 0
+        while not self._stop.wait(self.period / 4):
+            self.child_peak_kb = max(self.child_peak_kb, *self._children_hwm_kb())
+            ticks += 1
+            if ticks % 4 == 0:
+                self.samples.append(
+                    (round(time.perf_counter() - self.t0, 1), round(status_kb("VmRSS") / 1024))
+                )
+
+    @staticmethod
+    def _children_hwm_kb() -> list[int]:
+        out = [0]
+        for children in Path("/proc/self/task").glob("*/children"):
+            for pid in children.read_text().split():
+                try:
+                    text = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue  # gone meanwhile
+                out += [int(line.split()[1]) for line in text.splitlines() if line.startswith("VmHWM:")]
+        return out
 
     def stop(self, points: int = 40) -> list[tuple[float, int]]:
         self._stop.set()
@@ -658,10 +680,10 @@ def child_product(fmt: str, out: Path, mode: str, report: Path) -> dict[str, Any
         "setup_s": ready - t0,
         "rss_ready_mb": rss_ready / 1024,
         # The export's forked reader of the human rows (curation/exports/parallel.py) has a
-        # peak of its own: ru_maxrss of the children waited for (it starts from this process's
-        # resident set at the fork, which it shares). The peak is the larger of the two.
+        # peak of its own (pages it shares with this process counted in both); the peak is
+        # the larger of the two.
         "own_peak_mb": status_kb("VmHWM") / 1024,
-        "child_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "child_peak_mb": sampler.child_peak_kb / 1024,
         "counts": export.manifest["counts"],
         "diversity": export.manifest["diversity"]["whole"],
         "rss_timeline": timeline,
