@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1
-# One image for the web app, the CPU workers and beat; `--build-arg EXTRAS=gpu` makes the
-# GPU worker's image (vLLM, which brings its own CUDA build of torch).
+# One image for the web app, the CPU workers and beat, with the Argilla bridge's extra;
+# `--build-arg EXTRAS=gpu` makes the GPU worker's image (vLLM, which brings its own CUDA
+# build of torch; the bridge runs on the CPU workers).
 FROM python:3.11-slim
 
-ARG EXTRAS=""
+ARG EXTRAS="argilla"
 # The CPU build of torch, pinned like the Makefile's, so `pip install .` never pulls CUDA wheels.
 ARG TORCH_VERSION=2.13.0
 
@@ -21,7 +22,7 @@ RUN useradd --create-home --uid 1000 assay \
 
 WORKDIR /app
 
-RUN if [ -z "$EXTRAS" ]; then \
+RUN if [ "$EXTRAS" != "gpu" ]; then \
         pip install --index-url https://download.pytorch.org/whl/cpu "torch==${TORCH_VERSION}"; \
     fi
 

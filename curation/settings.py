@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "curation.exports",
     "curation.metrics",
+    "curation.integrations.argilla",
 ]
 
 MIDDLEWARE = [
@@ -197,6 +198,15 @@ ASSAY = {
     "WAIT_STALL_SECONDS": env_int("ASSAY_WAIT_STALL_SECONDS", 600),
     "LEASE_SECONDS": env_int("ASSAY_LEASE_SECONDS", 900),
     "API_PAGE_SIZE": env_int("ASSAY_API_PAGE_SIZE", 50),
+    # The Argilla bridge (campaign config `argilla:`): the key of an Argilla owner
+    # (ASSAY_ARGILLA_API_KEY_FILE for a secret file), and how long an item pushed to Argilla
+    # stays leased there without a successful sync before it returns to Assay's own queue.
+    "ARGILLA_API_KEY": env_str("ASSAY_ARGILLA_API_KEY"),
+    "ARGILLA_LEASE_SECONDS": env_int("ASSAY_ARGILLA_LEASE_SECONDS", 86400),
+    # Where Argilla reaches Assay's webhook endpoint (https://assay.example.com/integrations/
+    # argilla/webhook): set, each sync keeps a webhook on the Argilla server posting answers
+    # there, and an answer queues its campaign's sync at once. Empty: the sweep alone pulls.
+    "ARGILLA_WEBHOOK_URL": env_str("ASSAY_ARGILLA_WEBHOOK_URL"),
 }
 
 # The periodic jobs a campaign needs to keep moving on its own (beat in production; `make

@@ -35,7 +35,14 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
 )
 app.autodiscover_tasks(
-    ["curation.core", "curation.generation", "curation.scoring", "curation.exports", "curation.metrics"]
+    [
+        "curation.core",
+        "curation.generation",
+        "curation.scoring",
+        "curation.exports",
+        "curation.metrics",
+        "curation.integrations.argilla",
+    ]
 )
 
 # Heartbeats: the UI shows live workers; `--wait` commands start one when none is alive.

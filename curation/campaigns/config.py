@@ -204,6 +204,27 @@ class AlarmConfig(_Strict):
     drop: float = Field(0.15, gt=0, lt=1)
 
 
+ARGILLA_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+
+
+class ArgillaConfig(_Strict):
+    """`argilla`: the campaign's candidates are also reviewed in an Argilla dataset (issue 10).
+    The API key is not here but in ASSAY_ARGILLA_API_KEY, so a config stays portable; a
+    missing key is an error of the sync, not of the config."""
+
+    url: str = Field(max_length=2000)
+    workspace: str = Field(pattern=ARGILLA_NAME)
+    dataset: str = Field(pattern=ARGILLA_NAME)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"argilla.url must be an http or https URL, not {value!r}")
+        return value.rstrip("/")
+
+
 class CampaignConfig(_Strict):
     slug: str = Field(pattern=SLUG)
     name: str = Field("", max_length=200)  # Campaign.name
@@ -218,6 +239,7 @@ class CampaignConfig(_Strict):
     review: ReviewConfig = ReviewConfig()
     mixture: MixtureConfig = MixtureConfig()
     alarm: AlarmConfig = AlarmConfig()
+    argilla: ArgillaConfig | None = None
 
     @field_validator("diversity")
     @classmethod

@@ -27,6 +27,7 @@ from curation.campaigns.services import campaign_cancel, campaign_pause, campaig
 from curation.core.errors import AssayError, Conflict, NotFound
 from curation.core.local_worker import live_workers
 from curation.generation.selectors import campaign_progress
+from curation.integrations.argilla.selectors import argilla_status
 from curation.metrics.views import diversity_context
 from curation.review.assignments import holders_count
 from curation.review.models import Decision
@@ -226,6 +227,7 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "balance_by": mixture.get("balance_by"),
             **diversity_context(campaign),
             "judged": config.judge is not None,
+            "argilla": argilla_status(campaign=campaign),
         },
     )
 

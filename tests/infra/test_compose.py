@@ -170,3 +170,34 @@ def test_env_example_covers_every_variable_compose_interpolates(compose):
         re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(encoding="utf-8"), re.M)
     )
     assert not used - named, f"missing from .env.example: {sorted(used - named)}"
+
+
+ARGILLA_SERVICES = {"argilla", "argilla-worker", "elasticsearch"}
+
+
+def test_argilla_is_an_optional_profile_whose_owner_key_is_the_one_assay_uses(compose):
+    services = compose["services"]
+    assert set(services) >= ARGILLA_SERVICES
+    for name in ARGILLA_SERVICES:
+        assert services[name]["profiles"] == ["argilla"], name  # off unless asked for
+    for name in SERVICES | APP_SERVICES:
+        assert "profiles" not in services[name], name
+    server, worker = services["argilla"], services["argilla-worker"]
+    assert server["image"] == worker["image"] == "argilla/argilla-server:v2.8.0"  # the SDK's release
+    assert _argv(worker)[:4] == ["python", "-m", "argilla_server", "worker"]
+    for service in (server, worker):
+        env = service["environment"]
+        assert env["ARGILLA_ELASTICSEARCH"] == "http://elasticsearch:9200"
+        assert env["ARGILLA_REDIS_URL"] == "redis://redis:6379/1"  # not Celery's database 0
+        assert service["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
+    assert server["environment"]["API_KEY"] == compose["x-env"]["ASSAY_ARGILLA_API_KEY"]
+    for name in APP_SERVICES:
+        assert services[name]["environment"]["ASSAY_ARGILLA_API_KEY"] == "${ASSAY_ARGILLA_API_KEY:-}"
+    assert services["elasticsearch"]["healthcheck"]["test"]
+    assert {"argilla-data", "elasticsearch-data"} <= set(compose["volumes"])
+
+
+def test_the_cpu_image_has_the_argilla_extra_and_the_gpu_image_does_not_need_it():
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r'^ARG EXTRAS="argilla"$', dockerfile, re.M)
+    assert 'if [ "$EXTRAS" != "gpu" ]' in dockerfile  # the CPU torch for every image but the GPU one

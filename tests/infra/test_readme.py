@@ -81,3 +81,13 @@ def test_the_readme_critics_settings_are_valid():
     block = next(b for b in re.findall(r"```yaml\n(.*?)```", README, re.S) if b.startswith("critics:"))
     config = parse_config({"slug": "x", "source": "faq", "count": 1, **yaml.safe_load(block)})
     assert config.judge.revise and config.judge.generator.base_url and config.learned.order == "uncertain"
+
+
+def test_the_readme_argilla_section_is_valid():
+    import yaml
+
+    from curation.campaigns.config import parse_config
+
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", README, re.S) if b.startswith("argilla:"))
+    config = parse_config({"slug": "x", "source": "faq", "count": 1, **yaml.safe_load(block)})
+    assert config.argilla.dataset == "faq-synth"
