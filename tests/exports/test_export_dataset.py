@@ -512,21 +512,12 @@ def test_a_failed_write_leaves_nothing_half_written(approved, tmp_path, monkeypa
     assert list(tmp_path.iterdir()) == [] and not Export.objects.exists()
 
 
-def test_rows_deleted_between_planning_and_reading_fail_the_export_whole(approved, tmp_path, monkeypatch):
+@pytest.mark.usefixtures("rows_deleted_after_planning")
+def test_rows_deleted_between_planning_and_reading_fail_the_export_whole(approved, tmp_path):
     """The caps were computed from the planned rows: an export of other rows would not keep
     its promise, so it fails (a job retries it) and writes nothing."""
-    from curation.exports import services
     from curation.exports.passes import SourcesChanged
-    from curation.sources.models import Example
 
-    plan = services._plan
-
-    def then_delete(*args, **kwargs):
-        planned = plan(*args, **kwargs)
-        Example.objects.filter(pk=Example.objects.order_by("pk").values("pk")[:1]).delete()
-        return planned
-
-    monkeypatch.setattr(services, "_plan", then_delete)
     with pytest.raises(SourcesChanged, match="the sources changed while exporting"):
         export(tmp_path / "out")
     assert list(tmp_path.iterdir()) == [] and not Export.objects.exists()

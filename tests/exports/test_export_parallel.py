@@ -14,7 +14,6 @@ from django.db import connection
 from curation.exports import parallel, services
 from curation.exports.models import Export
 from curation.exports.passes import SourcesChanged
-from curation.sources.models import Example
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -77,18 +76,11 @@ def test_the_child_reads_the_humans_and_the_files_are_those_of_reading_in_line(
     assert reaped(children[0])
 
 
+@pytest.mark.usefixtures("rows_deleted_after_planning")
 def test_rows_deleted_before_the_child_reads_them_fail_the_export_whole(
     approved_tea, tmp_path, monkeypatch, children
 ):
     monkeypatch.setattr(parallel, "MIN_ROWS", 1)
-    plan = services._plan
-
-    def then_delete(*args, **kwargs):
-        planned = plan(*args, **kwargs)
-        Example.objects.filter(pk=Example.objects.order_by("pk").values("pk")[:1]).delete()
-        return planned
-
-    monkeypatch.setattr(services, "_plan", then_delete)
     with pytest.raises(SourcesChanged, match="the sources changed while exporting"):
         run(tmp_path / "out")
     assert list(tmp_path.iterdir()) == [] and not Export.objects.exists()
