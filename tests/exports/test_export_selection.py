@@ -295,7 +295,7 @@ def test_an_edited_response_is_measured_as_exported_not_as_generated(approved_te
     import numpy as np
 
     from curation.campaigns.models import Candidate
-    from curation.exports.services import _vectors
+    from curation.exports.planning import vectors as _vectors
     from tests.support.exports import EDITED
     from workers.critics.embeddings import get_encoder
 

@@ -48,14 +48,14 @@ def export_root(settings, tmp_path):
 def rows_deleted_after_planning(monkeypatch):
     """An export whose first human row is deleted once it is planned, before it is read
     (as a concurrent delete would): the export must fail whole."""
-    from curation.exports import services
+    from curation.exports import planning
     from curation.sources.models import Example
 
-    plan = services._plan
+    plan = planning.plan_rows
 
     def then_delete(*args, **kwargs):
         planned = plan(*args, **kwargs)
         Example.objects.filter(pk=Example.objects.order_by("pk").values("pk")[:1]).delete()
         return planned
 
-    monkeypatch.setattr(services, "_plan", then_delete)
+    monkeypatch.setattr(planning, "plan_rows", then_delete)
