@@ -198,6 +198,8 @@ ASSAY = {
     "WAIT_STALL_SECONDS": env_int("ASSAY_WAIT_STALL_SECONDS", 600),
     "LEASE_SECONDS": env_int("ASSAY_LEASE_SECONDS", 900),
     "API_PAGE_SIZE": env_int("ASSAY_API_PAGE_SIZE", 50),
+    # An export of at least this many human rows reads them in a forked child (PostgreSQL).
+    "EXPORT_PARALLEL_MIN_ROWS": env_int("ASSAY_EXPORT_PARALLEL_MIN_ROWS", 50_000),
     # The Argilla bridge (campaign config `argilla:`): the key of an Argilla owner
     # (ASSAY_ARGILLA_API_KEY_FILE for a secret file), and how long an item pushed to Argilla
     # stays leased there without a successful sync before it returns to Assay's own queue.

@@ -22,17 +22,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, connections
 
 from curation.exports.passes import SourcesChanged, humans_spill
 from curation.exports.spill import Spill
 
-MIN_ROWS = 50_000  # below this a child costs more than it saves
-
 
 def usable(humans: int) -> bool:
+    # ASSAY_EXPORT_PARALLEL_MIN_ROWS (50,000): below it a child costs more than it saves.
     return (
-        humans >= MIN_ROWS
+        humans >= settings.ASSAY["EXPORT_PARALLEL_MIN_ROWS"]
         and hasattr(os, "fork")
         and connection.vendor == "postgresql"
         and not connection.in_atomic_block

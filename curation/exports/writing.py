@@ -68,7 +68,8 @@ def write_all(
     caps = steps or [plan.policy.max_synthetic]
     keys, levels = passes.levels_of(caps, plan.selection.indices, plan.pool.keys)
     kept = [int(np.count_nonzero(levels <= j)) for j in range(len(caps))]
-    meter = _Meter(plan.humans + len(keys) + sum(plan.humans + n for n in kept), progress)
+    written = sum(plan.humans + n for n in kept)
+    meter = _Meter(plan.humans + len(keys) + written, written, progress)
     encode = WRITERS[fmt].encode
     work = out / ".spill"  # inside the folder being written: a killed export's leftovers go with it
     bits = spill.bits_for(plan.humans + len(keys))
@@ -167,15 +168,17 @@ class _Spilled:
 
 
 class _Meter:
-    """Counts rows read and written and tells `progress` every CHUNK rows and at the end."""
+    """Counts the rows read and written (`total` of them) and tells `progress` in rows to
+    write (`rows`), reading a row and writing it each a share of it, every CHUNK and at the
+    end: the job page says "N of M rows" from the first read."""
 
-    def __init__(self, total: int, progress: Callable[[int, int], None] | None) -> None:
-        self.total, self.done, self._progress = total, 0, progress
+    def __init__(self, total: int, rows: int, progress: Callable[[int, int], None] | None) -> None:
+        self.total, self.rows, self.done, self._progress = total, rows, 0, progress
 
     def advance(self, n: int = 1) -> None:
         before, self.done = self.done, self.done + n
         if self._progress and (self.done // CHUNK != before // CHUNK or self.done == self.total):
-            self._progress(self.done, self.total)
+            self._progress(self.done * self.rows // max(self.total, 1), self.rows)
 
 
 def _ladder_policy(policy: Policy) -> dict[str, Any]:

@@ -23,6 +23,9 @@ FAST = {
     "ASSAY_SWEEP_SECONDS": "2",
     "ASSAY_STALE_SECONDS": "8",
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/12",
+    # The human rows read by a forked child of the worker (parallel.py), so the kill also
+    # shows that child goes with its worker and leaves nothing behind.
+    "ASSAY_EXPORT_PARALLEL_MIN_ROWS": "1",
 }
 ROWS = 300  # human rows: embedding them for the diversity figures keeps the export busy for seconds
 
