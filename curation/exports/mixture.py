@@ -50,42 +50,6 @@ def seeded_rank(seed: int, key: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8], "big")
 
 
-class RowOrder:
-    """Rows (ids) in seeded-rank order, held as two numpy arrays (16 bytes a row) rather
-    than a list of tuples (about 10 times that)."""
-
-    def __init__(self) -> None:
-        self._ranks: list[int] = []
-        self._ids: list[int] = []
-        self.ranks = np.zeros(0, np.uint64)
-        self.ids = np.zeros(0, np.int64)
-
-    def add(self, rank: int, pk: int) -> None:
-        self._ranks.append(rank)
-        self._ids.append(pk)
-        if len(self._ids) >= 65536:
-            self._spill()
-
-    def _spill(self) -> None:
-        self.ranks = np.concatenate([self.ranks, np.array(self._ranks, np.uint64)])
-        self.ids = np.concatenate([self.ids, np.array(self._ids, np.int64)])
-        self._ranks, self._ids = [], []
-
-    def sorted(self) -> RowOrder:
-        self._spill()
-        order = np.lexsort((self.ids, self.ranks))
-        self.ranks, self.ids = self.ranks[order], self.ids[order]
-        return self
-
-    def __len__(self) -> int:
-        return len(self.ids) + len(self._ids)
-
-    def parts(self, size: int):
-        """(rank, id) pairs as Python ints, `size` at a time."""
-        for i in range(0, len(self.ids), size):
-            yield list(zip(self.ranks[i : i + size].tolist(), self.ids[i : i + size].tolist(), strict=True))
-
-
 @dataclass(frozen=True)
 class Ranked:
     key: Hashable

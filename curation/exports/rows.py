@@ -1,8 +1,9 @@
-"""Rows by id as plain values, read the fast way: an export reads a million of them.
+"""Rows as plain values, read the fast way: an export reads a million of them.
 
-One query a chunk, the ids sent as one parameter (a PostgreSQL array, a JSON array on
-SQLite) rather than a thousand placeholders the ORM would build and psycopg parse again,
-JSON columns decoded by orjson, and no model instances. The values are those the ORM
+Whole tables in key-ordered pages (`scan`), and per-candidate extras by id, the ids sent
+as one parameter (a PostgreSQL array, a JSON array on SQLite) rather than a thousand
+placeholders the ORM would build and psycopg parse again; JSON columns decoded by orjson,
+and no model instances. The values are those the ORM
 would give (timestamps timezone-aware, JSON decoded), so records do not depend on how
 they were read. Table and column names come from the models' own metadata, quoted;
 nothing a user typed reaches the SQL text."""
@@ -20,23 +21,6 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, connections, models
 
 
-def fetch(model: type[models.Model], names: tuple[str, ...], ids: list[int]) -> dict[int, dict[str, Any]]:
-    """{pk: {name: value}} of `model`'s rows with these ids; `names` are field names
-    (a foreign key by its `_id` attribute), "pk" for the primary key."""
-    if not ids:
-        return {}
-    meta = model._meta
-    fields = [meta.pk if n == "pk" else _field(meta, n) for n in names]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    decode = [_decoder(f) for f in fields]
-    out: dict[int, dict[str, Any]] = {}
-    pk = connection.ops.quote_name(meta.pk.column)
-    for values in _where_in(f"SELECT {columns} FROM {table(model)} WHERE", pk, ids):  # noqa: S608
-        row = {n: d(v) if d and v is not None else v for n, d, v in zip(names, decode, values, strict=True)}
-        out[row["pk"]] = row
-    return out
-
-
 def scan(
     model: type[models.Model],
     names: tuple[str, ...],
@@ -46,7 +30,8 @@ def scan(
     size: int = 2000,
 ) -> Iterator[list[dict[str, Any]]]:
     """Every row of `model` matching `where` (SQL on its own columns, `params` its
-    parameters), `size` at a time in primary-key order, as `fetch` gives them. Pages follow
+    parameters), `size` at a time in primary-key order, as {name: value} dicts (`names`:
+    field names, a foreign key by its `_id` attribute, "pk" for the primary key). Pages follow
     the key (`pk > last`), not a server-side cursor: no transaction is held open for the
     length of an export, and a table filled in order is read about as it is stored."""
     meta = model._meta

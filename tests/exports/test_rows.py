@@ -11,24 +11,12 @@ from curation.exports.rows import (
     adjudicators,
     column,
     critic_scores,
-    fetch,
     ids_param,
     in_ids,
     reviewer_names,
     scan,
 )
 from curation.sources.models import Example
-
-
-@pytest.mark.usefixtures("tea_in_review")
-@pytest.mark.parametrize("model, names", [(Example, EXAMPLE_FIELDS), (Candidate, CANDIDATE_FIELDS)])
-def test_rows_read_fast_equal_the_orms(model, names):
-    ids = list(model.objects.values_list("pk", flat=True))
-    assert ids
-    orm = {r["pk"]: r for r in model.objects.filter(pk__in=ids).values(*names)}
-    assert fetch(model, names, ids) == orm
-    assert fetch(model, names, ids[:1]) == {ids[0]: orm[ids[0]]}
-    assert fetch(model, names, []) == {}
 
 
 @pytest.mark.usefixtures("tea_in_review")
